@@ -1,0 +1,55 @@
+# Two commands for students and CI: `make lab` and `make test`. Everything else is for instructors/authors.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+NB ?= notebooks/*.ipynb
+JOBS ?= 2
+SUBMISSIONS ?= submissions
+
+# The UD corpora: an explicit LECTURE_DATA_DIR wins, else the project's shared copy when it is there,
+# else the download cache under data/ (see lecture_utils/data/ud.py).
+SHARED_UD := $(abspath ../shared/data/ud)
+LECTURE_DATA_DIR ?= $(if $(wildcard $(SHARED_UD)/MANIFEST.md),$(SHARED_UD),)
+export LECTURE_DATA_DIR
+# Small models: one torch thread per process, idle threads do not spin (see README, "Speed").
+RUN_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE PATH="$(BIN):$$PATH"
+
+.PHONY: venv lab test execute bench lint release grade lock clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (RNN lecture)" >/dev/null
+	$(BIN)/python -m tools.jupyterlab_settings $(VENV)
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+test: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		tests notebooks
+
+execute: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m tools.execute_notebooks $(NB)
+
+bench: $(STAMP)
+	@mkdir -p build/bench
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(RUN_ENV) $(BIN)/python $$f || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check lecture_utils tests benchmarks tools notebooks
+
+lock:
+	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
+	build/lockvenv/bin/pip install --quiet -e '.[dev]' 'torch==2.13.0'
+	{ head -2 constraints.txt; build/lockvenv/bin/pip freeze --exclude-editable | sed 's/+cpu//'; } > constraints.new
+	mv constraints.new constraints.txt
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,120 @@
+"""RNN, LSTM and GRU cells written from scratch, with PyTorch's parameter layout.
+
+Each cell keeps ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh`` with the same shapes and gate
+order as ``nn.RNNCell`` / ``nn.LSTMCell`` (i, f, g, o) / ``nn.GRUCell`` (r, z, n), so
+``cell.load_state_dict(torch_cell.state_dict())`` gives both the same weights. As in the lecture, the
+input is concatenated with the previous state and multiplied by one matrix ``[W_ih | W_hh]``.
+
+Shapes: ``x`` is ``(batch, input_size)``, states are ``(batch, hidden_size)``; :func:`unroll` takes
+``(batch, time, input_size)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lecture_utils.checks import expect_tensor
+
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class _ScratchCell(nn.Module):
+    kind = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(f"input_size and hidden_size: expected positive ints, got {input_size}, {hidden_size}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        rows = _GATES[self.kind] * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(rows))
+        self.bias_hh = nn.Parameter(torch.empty(rows))
+        bound = 1 / math.sqrt(hidden_size)  # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for every tensor
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def _check(self, x: torch.Tensor, h: torch.Tensor) -> None:
+        expect_tensor(x, "x", (None, self.input_size), f"(batch, input_size={self.input_size})")
+        expect_tensor(h, "h", (x.shape[0], self.hidden_size), f"(batch={x.shape[0]}, hidden_size={self.hidden_size})")
+
+    def zero_state(self, batch: int) -> torch.Tensor:
+        return self.weight_hh.new_zeros(batch, self.hidden_size)
+
+
+class ScratchRNNCell(_ScratchCell):
+    """``h' = tanh([W_ih | W_hh] @ [x; h] + b_ih + b_hh)``: the lecture's RNN module."""
+
+    kind = "rnn"
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.zero_state(x.shape[0]) if h is None else h
+        self._check(x, h)
+        xh = torch.cat([x, h], dim=1)  # (batch, input + hidden)
+        w = torch.cat([self.weight_ih, self.weight_hh], dim=1)  # (hidden, input + hidden)
+        return torch.tanh(xh @ w.T + self.bias_ih + self.bias_hh)
+
+
+class ScratchLSTMCell(_ScratchCell):
+    """LSTM with the forget, input, cell-update and output gates; :meth:`step` also returns the gates."""
+
+    kind = "lstm"
+
+    def step(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
+        """One time step: ``((h', c'), gates)`` with gates ``i, f, g, o`` each ``(batch, hidden)``."""
+        if state is None:
+            state = (self.zero_state(x.shape[0]), self.zero_state(x.shape[0]))
+        h, c = state
+        self._check(x, h)
+        expect_tensor(c, "c", tuple(h.shape), f"(batch={h.shape[0]}, hidden_size={self.hidden_size})")
+        xh = torch.cat([x, h], dim=1)
+        w = torch.cat([self.weight_ih, self.weight_hh], dim=1)
+        z_i, z_f, z_g, z_o = (xh @ w.T + self.bias_ih + self.bias_hh).chunk(4, dim=1)
+        gates = {"i": torch.sigmoid(z_i), "f": torch.sigmoid(z_f), "g": torch.tanh(z_g), "o": torch.sigmoid(z_o)}
+        c_next = gates["f"] * c + gates["i"] * gates["g"]  # keep part of the old memory, add new content
+        h_next = gates["o"] * torch.tanh(c_next)
+        return (h_next, c_next), gates
+
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.step(x, state)[0]
+
+
+class ScratchGRUCell(_ScratchCell):
+    """GRU: reset and update gates, one state vector (no separate cell state, no output gate)."""
+
+    kind = "gru"
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.zero_state(x.shape[0]) if h is None else h
+        self._check(x, h)
+        gx = x @ self.weight_ih.T + self.bias_ih  # (batch, 3 * hidden): r, z, n parts from the input
+        gh = h @ self.weight_hh.T + self.bias_hh  # the same from the state
+        x_r, x_z, x_n = gx.chunk(3, dim=1)
+        h_r, h_z, h_n = gh.chunk(3, dim=1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)  # the reset gate scales the state's contribution
+        return (1 - z) * n + z * h
+
+
+def unroll(cell: nn.Module, x: torch.Tensor, state=None):
+    """Run ``cell`` over ``x`` of shape ``(batch, time, input)``; return ``(outputs, final_state)``.
+
+    ``outputs`` is ``(batch, time, hidden)``: the hidden state after each step. This is the unrolled
+    graph of the lecture; autograd differentiates through every step (backpropagation through time).
+    """
+    size = getattr(cell, "input_size", None)
+    expect_tensor(x, "x", (None, None, size), f"(batch, time, input_size={size})")
+    outputs = []
+    for x_t in x.unbind(1):  # unbind is much faster in backward than x[:, t] indexing
+        state = cell(x_t, state)
+        outputs.append(state[0] if isinstance(state, tuple) else state)
+    return torch.stack(outputs, dim=1), state

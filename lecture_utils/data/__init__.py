@@ -1,0 +1,1 @@
+"""Data generators and loaders: each generator is deterministic from a seed and documents its rules."""

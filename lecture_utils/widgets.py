@@ -1,0 +1,1 @@
+"""The notebooks' interactive pieces: the logic lives in plain functions, the widgets only call them."""
