@@ -1,0 +1,126 @@
+"""The ventilator simulator: physics, determinism, splits, features, metric and bad input."""
+
+import math
+
+import pytest
+import torch
+
+from lecture_utils.data.ventilator import (
+    DT,
+    FEATURE_NAMES,
+    PEEP,
+    breath_features,
+    inspiratory_mae,
+    noise_floor,
+    rc_step_baseline,
+    simulate_breaths,
+    split_breaths,
+)
+
+
+@pytest.fixture(scope="module")
+def breaths():
+    return simulate_breaths(400, seed=3)
+
+
+def test_noiseless_pressure_satisfies_the_lung_equation():
+    b = simulate_breaths(200, seed=1, noise_sigma=0.0)
+    expected = PEEP + b.r * b.flow + b.volume / b.c
+    assert torch.allclose(b.pressure, expected, atol=1e-4)
+    assert torch.equal(b.pressure, b.true_pressure)
+    # volume integrates the flow (mL = 1000 * L/s * s)
+    assert torch.allclose(torch.cumsum(1000 * b.flow * DT, dim=1), b.volume, atol=1e-2)
+
+
+def test_inspiration_and_expiration_phases(breaths):
+    insp = breaths.inspiratory
+    assert insp[:, :30].all() and not insp[:, 30:].any()
+    assert (breaths.u_in[:, 30:] == 0).all()
+    assert (breaths.u_in >= 0).all() and (breaths.u_in <= 100).all()
+    # inflow during inspiration is the valve opening times the hidden gain
+    expected = breaths.gain[:, None] * breaths.u_in[:, :30] / 100
+    assert torch.allclose(breaths.flow[:, :30], expected, atol=1e-6)
+    assert (breaths.flow[:, 30:] <= 0).all()  # the lung empties
+    assert set(breaths.r[:, 0].tolist()) == {5.0, 20.0, 50.0}
+    assert set(breaths.c[:, 0].tolist()) == {10.0, 20.0, 50.0}
+    assert 0.6 <= breaths.gain.min().item() and breaths.gain.max().item() <= 1.4
+
+
+def test_noise_has_the_stated_sigma(breaths):
+    noise = breaths.pressure - breaths.true_pressure
+    assert abs(noise.std().item() - 0.5) < 0.02
+    assert abs(noise.abs().mean().item() - noise_floor(0.5)) < 0.02
+    assert math.isclose(noise_floor(1.0), math.sqrt(2 / math.pi))
+
+
+def test_deterministic_by_seed():
+    a, b, c = simulate_breaths(50, seed=7), simulate_breaths(50, seed=7), simulate_breaths(50, seed=8)
+    assert torch.equal(a.pressure, b.pressure) and torch.equal(a.u_in, b.u_in)
+    assert not torch.equal(a.pressure, c.pressure)
+
+
+def test_controller_reading_the_noise_changes_only_the_inputs():
+    clean = simulate_breaths(50, seed=2)
+    leaky = simulate_breaths(50, seed=2, controller_sees_noise=True)
+    assert torch.equal(clean.gain, leaky.gain)
+    assert torch.equal(clean.u_in[:, 0], leaky.u_in[:, 0])  # nothing measured before the first step
+    assert not torch.equal(clean.u_in, leaky.u_in)
+
+
+def test_splits_are_disjoint_and_cover_everything(breaths):
+    train, val, test = split_breaths(breaths, seed=0)
+    assert (len(train), len(val), len(test)) == (320, 40, 40)
+    keys = [set(map(tuple, part.pressure[:, :5].tolist())) for part in (train, val, test)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    assert sum(map(len, keys)) == len(breaths)
+    again = split_breaths(breaths, seed=0)[2]
+    assert torch.equal(again.pressure, test.pressure)
+
+
+def test_features_shape_and_scale(breaths):
+    x = breath_features(breaths)
+    assert x.shape == (400, 80, len(FEATURE_NAMES))
+    assert breath_features(breaths, cumulative=False).shape == (400, 80, 5)
+    assert x.min() >= 0 and x[..., :5].max() <= 1
+    assert torch.allclose(x[..., 5], torch.cumsum(breaths.u_in, 1) * DT / 100)
+
+
+def test_metric_and_baseline(breaths):
+    train, _, test = split_breaths(breaths)
+    assert inspiratory_mae(test.true_pressure, test) == pytest.approx(
+        (test.true_pressure - test.pressure)[:, :30].abs().mean().item()
+    )
+    # errors on expiratory steps are not scored
+    shifted = test.pressure.clone()
+    shifted[:, 30:] += 100
+    assert inspiratory_mae(shifted, test) == 0.0
+    baseline = inspiratory_mae(rc_step_baseline(train, test), test)
+    assert noise_floor(0.5) * 4 < baseline < 10
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_breaths": 0}, "n_breaths: expected a positive int"),
+        ({"n_breaths": 10, "n_steps": -1}, "n_steps: expected a positive int"),
+        ({"n_breaths": 10, "noise_sigma": -0.1}, "noise_sigma: expected a non-negative"),
+        ({"n_breaths": 10, "r_values": (5, 7)}, r"r_values: expected a non-empty subset of \(5, 20, 50\)"),
+        ({"n_breaths": 10, "c_values": (30,)}, r"c_values: expected a non-empty subset of \(10, 20, 50\)"),
+        ({"n_breaths": 10, "gain_range": (0.0, 1.0)}, "gain_range"),
+        ({"n_breaths": 10, "inspiratory_steps": 80}, "inspiratory_steps"),
+    ],
+)
+def test_bad_simulator_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_breaths(**kwargs)
+
+
+def test_bad_metric_and_split_input(breaths):
+    with pytest.raises(ValueError, match=r"expected shape \(breaths, steps\)=\(400, 80\)"):
+        inspiratory_mae(torch.zeros(400, 79), breaths)
+    with pytest.raises(ValueError, match="fractions"):
+        split_breaths(breaths, (0.5, 0.5, 0.0))
+    with pytest.raises(ValueError, match="too few"):
+        split_breaths(simulate_breaths(2), (0.8, 0.1, 0.1))
+    with pytest.raises(ValueError, match="noise_sigma"):
+        noise_floor(-1.0)
