@@ -1,0 +1,199 @@
+"""The lecture's per-time-step pressure regressor (In[19]): stacked (bi)directional LSTMs and an MLP head.
+
+``StackedLSTMRegressor()`` with the defaults is the lecture's ``Model`` with its bug fixed (its
+``forward`` returned nothing): four bidirectional LSTMs of hidden sizes [400, 300, 200, 100], each fed
+the ``2 * hidden`` outputs of the one before, then ``Linear(200, 50)``, SELU, ``Linear(50, 1)`` and
+the Keras-like initialisation of :func:`keras_like_init_`. Smaller ``hidden`` sizes keep the
+architecture for CPU runs; ``bidirectional=False`` gives the causal (online) peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from lecture_utils.checks import expect_tensor
+from lecture_utils.training import History, fit
+
+LECTURE_HIDDEN = (400, 300, 200, 100)
+
+
+def keras_like_init_(model: nn.Module) -> nn.Module:
+    """Initialise like TensorFlow/Keras, in place (the lecture's ``_reinitialize``); returns ``model``.
+
+    For every ``nn.LSTM``: input weights ``weight_ih*`` Xavier-uniform, recurrent weights
+    ``weight_hh*`` orthogonal, both bias vectors zero except the forget-gate slice (rows
+    ``H:2H`` in PyTorch's gate order i, f, g, o) of ``bias_ih*``, set to 1. PyTorch adds ``bias_ih``
+    and ``bias_hh``, so the forget gate's total bias is 1, as in Keras' ``unit_forget_bias``.
+    For every ``nn.Linear``: Xavier-uniform weight, zero bias.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.LSTM):
+            for name, p in module.named_parameters():
+                if name.startswith("weight_ih"):
+                    nn.init.xavier_uniform_(p)
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(p)
+                elif name.startswith("bias"):
+                    nn.init.zeros_(p)
+                    if name.startswith("bias_ih"):
+                        hidden = module.hidden_size
+                        nn.init.ones_(p[hidden : 2 * hidden])
+        elif isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
+class StackedLSTMRegressor(nn.Module):
+    """Per-step regression ``(batch, time, input_size) -> (batch, time)``: the lecture's ``Model``, fixed.
+
+    Each LSTM layer reads the previous layer's outputs: ``2 * hidden`` features when bidirectional
+    (forward and backward states concatenated), ``hidden`` otherwise. The output is
+    ``head(x) * target_scale + target_mean`` (buffers, 1 and 0 until :meth:`set_target_scale`), so the
+    network itself works with a standardised target. ``init="keras"`` applies
+    :func:`keras_like_init_`; ``init="torch"`` keeps PyTorch's defaults (uniform +-1/sqrt(hidden)).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden: Sequence[int] = LECTURE_HIDDEN,
+        *,
+        head: int = 50,
+        bidirectional: bool = True,
+        init: str = "keras",
+    ) -> None:
+        super().__init__()
+        if not isinstance(input_size, int) or input_size < 1:
+            raise ValueError(f"input_size: expected a positive int, got {input_size!r}")
+        if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
+            raise ValueError(f"hidden: expected a non-empty sequence of positive ints, got {hidden!r}")
+        if init not in {"keras", "torch"}:
+            raise ValueError(f"init: expected 'keras' or 'torch', got {init!r}")
+        self.input_size, self.hidden, self.bidirectional = input_size, tuple(hidden), bidirectional
+        directions = 2 if bidirectional else 1
+        sizes = [input_size, *(directions * h for h in hidden)]
+        self.lstms = nn.ModuleList(
+            nn.LSTM(n_in, h, batch_first=True, bidirectional=bidirectional)
+            for n_in, h in zip(sizes[:-1], hidden, strict=True)
+        )
+        self.fc1 = nn.Linear(sizes[-1], head)
+        self.selu = nn.SELU()
+        self.fc2 = nn.Linear(head, 1)
+        self.register_buffer("target_mean", torch.tensor(0.0))
+        self.register_buffer("target_scale", torch.tensor(1.0))
+        if init == "keras":
+            keras_like_init_(self)
+
+    def set_target_scale(self, target: torch.Tensor) -> None:
+        """Standardise the output to ``target``'s mean and standard deviation (e.g. training pressures)."""
+        self.target_mean.fill_(target.float().mean().item())
+        self.target_scale.fill_(target.float().std().item())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expect_tensor(x, "x", (None, None, self.input_size), f"(batch, time, features={self.input_size})")
+        for lstm in self.lstms:
+            x, _ = lstm(x)  # (batch, time, directions * hidden)
+        x = self.fc2(self.selu(self.fc1(x)))  # (batch, time, 1)
+        return x.squeeze(-1) * self.target_scale + self.target_mean  # (batch, time): the fix, a return
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def matched_unidirectional_hidden(
+    hidden: Sequence[int], input_size: int, *, head: int = 50
+) -> tuple[int, ...]:
+    """Hidden sizes of a unidirectional stack with about as many parameters as the bidirectional ``hidden``.
+
+    All sizes are scaled by one factor (found by bisection), so the stack keeps its shape.
+    """
+    target = count_parameters(StackedLSTMRegressor(input_size, hidden, head=head, init="torch"))
+
+    def sizes(scale: float) -> tuple[int, ...]:
+        return tuple(max(1, round(h * scale)) for h in hidden)
+
+    low, high = 1.0, 3.0
+    for _ in range(30):
+        mid = (low + high) / 2
+        model = StackedLSTMRegressor(input_size, sizes(mid), head=head, bidirectional=False, init="torch")
+        low, high = (mid, high) if count_parameters(model) < target else (low, mid)
+    return sizes((low + high) / 2)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+    """Predictions ``(breaths, steps)`` on the CPU for inputs ``(breaths, steps, features)``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = torch.cat([model(chunk.to(device)).cpu() for chunk in x.split(batch_size)])
+    model.train(was_training)
+    return out
+
+
+def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over the ``True`` entries of ``mask`` (all three ``(breaths, steps)``)."""
+    if not (prediction.shape == target.shape == mask.shape):
+        raise ValueError(
+            "prediction, target, mask: expected the same shape (breaths, steps), got "
+            f"{tuple(prediction.shape)}, {tuple(target.shape)}, {tuple(mask.shape)}"
+        )
+    return (prediction - target).abs()[mask].mean()
+
+
+def train_regressor(
+    model: StackedLSTMRegressor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    clip_norm: float | None = 1.0,
+    seed: int = 0,
+    stop_after: int | None = None,
+    evaluate=None,
+    eval_every: int | None = None,
+    desc: str = "train",
+) -> History:
+    """Adam on the masked L1 loss for ``steps`` random batches, with a one-cycle learning-rate schedule.
+
+    ``x`` is ``(breaths, steps, features)``, ``y`` and ``mask`` ``(breaths, steps)`` (the loss counts
+    the ``True`` steps: inspiration). The schedule warms up over the first 10 % of ``steps``, then
+    anneals to ~0 (a large rate early moves fast, a small one late averages out the noisy targets).
+    ``clip_norm`` clips the gradient norm (an LSTM's gradients can spike). ``stop_after`` trains only
+    the first steps of that same schedule (to compare the start of two runs at a fraction of the cost).
+    Batches come from ``seed``, so two models see the same batches in the same order.
+    """
+    expect_tensor(x, "x", (None, None, model.input_size), f"(breaths, steps, features={model.input_size})")
+    dims = f"(breaths, steps)={tuple(x.shape[:2])}"
+    expect_tensor(y, "y", tuple(x.shape[:2]), dims)
+    expect_tensor(mask, "mask", tuple(x.shape[:2]), dims, dtype=torch.bool)
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size: expected positive ints, got {steps}, {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    batches = [torch.randint(len(x), (batch_size,), generator=generator) for _ in range(steps)]
+    if stop_after is not None:
+        batches = batches[:stop_after]
+    device = next(model.parameters()).device
+    model.set_target_scale(y[mask])
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+
+    def step_loss(index: torch.Tensor) -> torch.Tensor:
+        xb, yb, mb = x[index].to(device), y[index].to(device), mask[index].to(device)
+        return masked_l1(model(xb), yb, mb)
+
+    model.train()
+    return fit(
+        step_loss, batches, optimizer, clip_norm=clip_norm, scheduler=scheduler,
+        evaluate=evaluate, eval_every=eval_every, desc=desc,
+    )
