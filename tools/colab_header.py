@@ -3,52 +3,103 @@
 Each notebook starts with a markdown cell (title, then the "Open in Colab" badge line) and the set-up
 code cell below, identical in every notebook. ``--check`` (used by the tests) lists notebooks that
 disagree; ``--write`` rewrites them. Usage: ``python -m tools.colab_header --check|--write``.
+
+The set-up cell installs, only inside Colab, the course package from the repository at the release tag
+with ``--no-deps``, plus the few runtime dependencies Colab does not ship (``COLAB_INSTALLS``, with
+the floors of pyproject.toml). Everything else (``COLAB_SHIPS``: torch above all) stays Colab's own, so
+pip never downloads or replaces torch. Outside Colab the cell only seeds and picks the device.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import nbformat
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 try:
     import tomllib
 except ImportError:  # Python 3.10
     import tomli as tomllib
-from pathlib import Path
-
-import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE_MARK = "colab.research.google.com/github/"
+# Runtime dependencies (pyproject's [project.dependencies]) that Colab already has: never installed there.
+COLAB_SHIPS = ("torch", "numpy", "matplotlib", "tqdm", "ipywidgets")
+# Runtime dependencies Colab lacks: installed by the set-up cell, each with its pyproject floor.
+COLAB_INSTALLS = ("conllu",)
 SETUP_TEMPLATE = """\
-# Set-up, the same in every notebook. In Colab: install the course package (torch stays Colab's own).
+# Set-up, the same in every notebook. In Colab: install the course package and what Colab lacks;
+# --no-deps keeps Colab's own {ships} untouched.
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install --quiet "lecture-utils @ git+https://github.com/{repository}@{release_tag}"
+    %{pip}
     from google.colab import output
 
-    output.enable_custom_widget_manager()  # ipywidgets 8 (sliders, progress bars) in Colab
+    output.enable_custom_widget_manager()  # sliders and progress bars as widgets
 
+import lecture_utils.grading  # noqa: F401  (graded tests' comparisons, captured before any student code)
 from lecture_utils import setup
 
 DEVICE = setup(seed=0)"""
 
 
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
 def release() -> dict[str, str]:
     """The repository (``owner/name``) and release tag the badges and install cells point at."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["lecture_utils"]
+    config = _pyproject()["tool"]["lecture_utils"]
     return {"repository": config["repository"], "release_tag": config["release_tag"]}
 
 
+def requirements(*, dev: bool = False) -> dict[str, Requirement]:
+    """pyproject's ``[project.dependencies]`` (plus the ``dev`` extra) by canonical name."""
+    project = _pyproject()["project"]
+    specs = project["dependencies"] + (project["optional-dependencies"]["dev"] if dev else [])
+    reqs = [Requirement(spec) for spec in specs]
+    return {canonicalize_name(r.name): r for r in reqs if r.marker is None}
+
+
+def colab_installs() -> list[str]:
+    """The requirement strings the Colab set-up cell installs besides the course package.
+
+    Each runtime dependency must be in ``COLAB_SHIPS`` or ``COLAB_INSTALLS``; the floors come from
+    pyproject.toml (a name in ``COLAB_INSTALLS`` may also be from the ``dev`` extra, for a peer library
+    a notebook imports).
+    """
+    unknown = sorted(set(requirements()) - set(COLAB_SHIPS) - set(COLAB_INSTALLS))
+    if unknown:
+        raise ValueError(f"pyproject dependencies {unknown}: add each to COLAB_SHIPS or COLAB_INSTALLS "
+                         "in tools/colab_header.py (does Colab have it?)")
+    everything = requirements(dev=True)
+    return [str(everything[canonicalize_name(name)]) for name in COLAB_INSTALLS]
+
+
 def badge_line(notebook: Path) -> str:
+    """The "Open in Colab" badge of one notebook, pointing at the release tag."""
     r = release()
-    url = f"https://colab.research.google.com/github/{r['repository']}/blob/{r['release_tag']}/notebooks/{notebook.name}"
+    url = (f"https://colab.research.google.com/github/{r['repository']}/blob/{r['release_tag']}"
+           f"/notebooks/{notebook.name}")
     return (f'<a href="{url}" target="_parent">'
             '<img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>')
 
 
+def pip_command() -> str:
+    """The command the set-up cell runs in Colab (as the ``%pip`` magic)."""
+    r = release()
+    package = f"lecture-utils @ git+https://github.com/{r['repository']}@{r['release_tag']}"
+    quoted = [f'"{spec}"' for spec in [package, *colab_installs()]]
+    return " ".join(["pip install --quiet --no-deps", *quoted])
+
+
 def setup_source() -> str:
-    return SETUP_TEMPLATE.format(**release())
+    """The source of every notebook's set-up cell (cell 1)."""
+    return SETUP_TEMPLATE.format(ships=", ".join(COLAB_SHIPS), pip=pip_command())
 
 
 def header_problems(path: Path, *, fix: bool = False) -> list[str]:
@@ -61,8 +112,11 @@ def header_problems(path: Path, *, fix: bool = False) -> list[str]:
     badge = [i for i, line in enumerate(lines) if BADGE_MARK in line]
     if not lines or not lines[0].startswith("# "):
         problems.append(f"{path.name}: the first cell must start with a '# ' title")
-    if len(badge) != 1:
-        problems.append(f"{path.name}: expected exactly one Colab badge line in the first cell, found {len(badge)}")
+    if not badge:
+        problems.append(f"{path.name}: the first cell has no Colab badge line")
+        lines.insert(1, badge_line(path))
+    elif len(badge) > 1:
+        problems.append(f"{path.name}: expected one Colab badge line in the first cell, found {len(badge)}")
     elif lines[badge[0]] != badge_line(path):
         problems.append(f"{path.name}: the Colab badge does not point at {release()}")
         lines[badge[0]] = badge_line(path)
@@ -75,12 +129,16 @@ def header_problems(path: Path, *, fix: bool = False) -> list[str]:
     return problems
 
 
+def notebooks() -> list[Path]:
+    """The course notebooks, in order."""
+    return sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
 def main(argv: list[str]) -> int:
     if argv not in (["--check"], ["--write"]):
         print("usage: python -m tools.colab_header --check|--write", file=sys.stderr)
         return 2
-    problems = [p for nb in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-                for p in header_problems(nb, fix=argv[0] == "--write")]
+    problems = [p for nb in notebooks() for p in header_problems(nb, fix=argv[0] == "--write")]
     print("\n".join(problems) if problems else "every notebook header agrees with pyproject.toml")
     return 1 if problems and argv[0] == "--check" else 0
 
