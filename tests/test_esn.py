@@ -1,0 +1,175 @@
+"""The echo-state network: exact spectral radius, echo-state property, ridge readout, seeds, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from lecture_utils.data.reservoir_tasks import mackey_glass, scale_to_unit_range
+from lecture_utils.models.esn import EchoStateNetwork, free_run_errors, nrmse, ridge_readout, spectral_radius
+
+
+@pytest.fixture(scope="module")
+def series() -> torch.Tensor:
+    return torch.from_numpy(scale_to_unit_range(mackey_glass(1400)))[:, None]  # (time, 1), float64
+
+
+@pytest.mark.parametrize("units", [50, 300, 1000])
+def test_spectral_radius_is_exact(units):
+    esn = EchoStateNetwork(1, units, spectral_radius=0.9, seed=units)
+    for w in (esn.w_dense, esn.w.to_dense()):  # the float64 draw and the float32 CSR matrix in use
+        rho = np.abs(np.linalg.eigvals(w.double().numpy())).max()  # independent of torch's solver
+        assert abs(rho - 0.9) < 1e-6
+    assert spectral_radius(esn.w) == pytest.approx(0.9, abs=1e-6)
+
+
+def test_echo_state_property_and_its_loss():
+    u = torch.rand(400, 1, generator=torch.Generator().manual_seed(0)) * 2 - 1  # (time, 1)
+
+    def final_distance(radius: float) -> float:
+        esn = EchoStateNetwork(
+            1, 200, spectral_radius=radius, leak_rate=1.0, input_scaling=0.1, seed=1, dtype=torch.float64
+        )
+        esn.reset(torch.ones(200))
+        a = esn.run(u)
+        esn.reset(-torch.ones(200))
+        b = esn.run(u)
+        return float((a[-1] - b[-1]).norm())
+
+    assert final_distance(0.8) < 1e-9  # the initial state is forgotten
+    assert final_distance(3.0) > 1e-2  # a strongly expanding reservoir keeps its own dynamics
+
+
+def test_ridge_readout_equals_least_squares():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 30, generator=g, dtype=torch.float64)
+    y = (
+        x @ torch.randn(30, 2, generator=g, dtype=torch.float64)
+        + 0.1 * torch.randn(200, 2, generator=g, dtype=torch.float64)
+        + 3
+    )
+    ridge = 0.5
+    w, b = ridge_readout(x, y, ridge)
+    # Reference: least squares on [X 1; sqrt(ridge) I 0] against [Y; 0] (the bias is not penalised).
+    design = torch.cat(
+        [
+            torch.cat([x, torch.ones(200, 1, dtype=torch.float64)], 1),
+            torch.cat(
+                [ridge**0.5 * torch.eye(30, dtype=torch.float64), torch.zeros(30, 1, dtype=torch.float64)], 1
+            ),
+        ]
+    )
+    target = torch.cat([y, torch.zeros(30, 2, dtype=torch.float64)])
+    solution = torch.linalg.lstsq(design, target).solution  # (31, 2)
+    torch.testing.assert_close(w, solution[:30].T, atol=1e-10, rtol=0)
+    torch.testing.assert_close(b, solution[30], atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="samples=200"):
+        ridge_readout(x, y[:10], ridge)
+
+
+def test_fit_predict_generate_and_determinism(series):
+    def run(seed: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        esn = EchoStateNetwork(
+            1,
+            300,
+            spectral_radius=1.1,
+            leak_rate=1.0,
+            input_scaling=0.5,
+            bias_scaling=0.2,
+            input_connectivity=1.0,
+            ridge=1e-8,
+            seed=seed,
+            dtype=torch.float64,
+        )
+        esn.fit(series[:1000], series[1:1001], washout=100)
+        free = esn.generate(100)  # continues right after the training data
+        esn.reset()
+        one_step = nrmse(esn.predict(series[1000:1300])[100:], series[1101:1301])  # after a 100-step washout
+        return free, esn.w_out, one_step
+
+    free, w_out, one_step = run(0)
+    assert one_step < 0.01
+    assert nrmse(free[:50], series[1001:1051]) < 0.05  # the free run follows the attractor
+    again = run(0)
+    torch.testing.assert_close(free, again[0], atol=0, rtol=0)
+    torch.testing.assert_close(w_out, again[1], atol=0, rtol=0)
+    assert not torch.equal(w_out, run(1)[1])
+
+
+def test_noise_and_output_feedback(series):
+    esn = EchoStateNetwork(1, 100, feedback_scaling=0.3, noise=1e-4, seed=0)
+    esn.fit(series[:600], series[1:601], washout=100)
+    with pytest.raises(ValueError, match="teacher"):
+        esn.predict(series[600:700])
+    prediction = esn.predict(series[600:700], teacher=series[601:701])
+    assert nrmse(prediction, series[601:701]) < 0.1
+    assert esn.generate(20).shape == (20, 1)
+
+
+def test_free_run_errors(series):
+    esn = EchoStateNetwork(1, 100, seed=0).fit(series[:600], series[1:601])
+    errors = free_run_errors(esn, series, [700, 900], horizon=84, warmup=100)
+    assert errors.shape == (2, 84) and np.all(errors >= 0)
+    with pytest.raises(ValueError, match="starts"):
+        free_run_errors(esn, series, [50])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"spectral_radius": 0.0}, "spectral_radius"),
+        ({"spectral_radius": -1.0}, "spectral_radius"),
+        ({"leak_rate": 0.0}, r"leak_rate: expected a float in \(0, 1\]"),
+        ({"leak_rate": 1.5}, "leak_rate"),
+    ],
+)
+def test_bad_hyperparameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EchoStateNetwork(1, 10, **kwargs)
+
+
+def test_bad_inputs_and_order(series):
+    esn = EchoStateNetwork(1, 20, seed=0)
+    with pytest.raises(ValueError, match="before a free run"):
+        esn.generate(10)
+    with pytest.raises(ValueError, match="call fit"):
+        esn.predict(series[:10])
+    with pytest.raises(ValueError, match=r"input_size=1"):
+        esn.fit(torch.zeros(50, 2), torch.zeros(50, 1))
+    with pytest.raises(ValueError, match=r"time=50"):
+        esn.fit(torch.zeros(50, 1), torch.zeros(40, 1))
+    with pytest.raises(ValueError, match="input_size == output_size"):
+        EchoStateNetwork(2, 20, output_size=1).fit(
+            torch.zeros(50, 2), torch.zeros(50, 1), washout=10
+        ).generate(5)
+
+
+def test_same_weights_as_reservoirpy(series):
+    reservoirpy_nodes = pytest.importorskip("reservoirpy.nodes")
+    reservoir = reservoirpy_nodes.Reservoir(100, lr=0.3, sr=0.99, seed=0)
+    model = reservoir >> reservoirpy_nodes.Ridge(ridge=1e-4)
+    u, y = series[:800].numpy(), series[1:801].numpy()
+    model.fit(u, y, warmup=100)
+    theirs = model.run(series[800:1000].numpy())
+    ours = EchoStateNetwork(
+        1,
+        100,
+        leak_rate=0.3,
+        ridge=1e-4,
+        dtype=torch.float64,
+        weights=(
+            reservoir.W.toarray(),
+            np.asarray(reservoir.Win.todense()),
+            np.zeros(100),
+            np.zeros((100, 1)),
+        ),
+    )
+    ours.fit(series[:800], series[1:801], washout=100)
+    np.testing.assert_allclose(ours.predict(series[800:1000]).numpy(), theirs, atol=1e-8)
+
+
+def test_nrmse_definition():
+    target = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert nrmse(torch.full((4,), 2.5), target) == pytest.approx(1.0)  # the mean predictor scores 1
+    assert nrmse(target, target) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        nrmse(target[:3], target)
