@@ -90,3 +90,70 @@ def heatmap(
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_breath(
+    time: torch.Tensor | np.ndarray,
+    traces: Mapping[str, torch.Tensor | np.ndarray],
+    *,
+    inspiration: torch.Tensor | np.ndarray | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    ylabel: str = "pressure, cmH2O",
+) -> Axes:
+    """Plot one breath: each labelled per-step trace against ``time`` (all 1-D, one value per step).
+
+    A label starting with ``"measured"`` is drawn as dots (a noisy sensor), the others as lines;
+    ``inspiration`` (a boolean mask per step) is shaded.
+    """
+    as_array = lambda v: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+    t = as_array(time)
+    if t.ndim != 1:
+        raise ValueError(f"time: expected a 1-D array (steps,), got shape {t.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in traces.items():
+        v = as_array(values)
+        if v.shape != t.shape:
+            raise ValueError(f"traces[{label!r}]: expected shape (steps,)={t.shape}, got {v.shape}")
+        if label.startswith("measured"):
+            ax.plot(t, v, ".", ms=3, color="gray", label=label)
+        else:
+            ax.plot(t, v, label=label)
+    if inspiration is not None:
+        mask = as_array(inspiration).astype(bool)
+        if mask.any():
+            ax.axvspan(t[mask].min(), t[mask].max(), color="tab:blue", alpha=0.07, label="inspiration")
+    ax.set_xlabel("time, s")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_error_by_step(
+    errors: Mapping[str, torch.Tensor | np.ndarray],
+    *,
+    floor: float | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Plot each model's mean absolute error per time step (1-D arrays), with the noise floor as a line."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in errors.items():
+        v = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+        if v.ndim != 1:
+            raise ValueError(f"errors[{label!r}]: expected a 1-D array (steps,), got shape {v.shape}")
+        ax.plot(np.arange(len(v)), v, marker=".", label=label)
+    if floor is not None:
+        ax.axhline(floor, color="black", ls="--", lw=1, label="noise floor")
+    ax.set_xlabel("step of the breath")
+    ax.set_ylabel("MAE, cmH2O")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
