@@ -27,7 +27,9 @@ class _ScratchCell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         if input_size < 1 or hidden_size < 1:
-            raise ValueError(f"input_size and hidden_size: expected positive ints, got {input_size}, {hidden_size}")
+            raise ValueError(
+                f"input_size and hidden_size: expected positive ints, got {input_size}, {hidden_size}"
+            )
         self.input_size, self.hidden_size = input_size, hidden_size
         rows = _GATES[self.kind] * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
@@ -38,11 +40,16 @@ class _ScratchCell(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def _check(self, x: torch.Tensor, h: torch.Tensor) -> None:
+    def _state(self, x: torch.Tensor, h: torch.Tensor | None, name: str = "h") -> torch.Tensor:
+        """Validate ``x`` and a state (zeros when ``None``); return the state."""
         expect_tensor(x, "x", (None, self.input_size), f"(batch, input_size={self.input_size})")
-        expect_tensor(h, "h", (x.shape[0], self.hidden_size), f"(batch={x.shape[0]}, hidden_size={self.hidden_size})")
+        if h is None:
+            return self.zero_state(x.shape[0])
+        dims = f"(batch={x.shape[0]}, hidden_size={self.hidden_size})"
+        return expect_tensor(h, name, (x.shape[0], self.hidden_size), dims)
 
     def zero_state(self, batch: int) -> torch.Tensor:
+        """A ``(batch, hidden_size)`` state of zeros, the usual initial state."""
         return self.weight_hh.new_zeros(batch, self.hidden_size)
 
 
@@ -52,8 +59,7 @@ class ScratchRNNCell(_ScratchCell):
     kind = "rnn"
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.zero_state(x.shape[0]) if h is None else h
-        self._check(x, h)
+        h = self._state(x, h)
         xh = torch.cat([x, h], dim=1)  # (batch, input + hidden)
         w = torch.cat([self.weight_ih, self.weight_hh], dim=1)  # (hidden, input + hidden)
         return torch.tanh(xh @ w.T + self.bias_ih + self.bias_hh)
@@ -68,15 +74,19 @@ class ScratchLSTMCell(_ScratchCell):
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
         """One time step: ``((h', c'), gates)`` with gates ``i, f, g, o`` each ``(batch, hidden)``."""
-        if state is None:
-            state = (self.zero_state(x.shape[0]), self.zero_state(x.shape[0]))
-        h, c = state
-        self._check(x, h)
-        expect_tensor(c, "c", tuple(h.shape), f"(batch={h.shape[0]}, hidden_size={self.hidden_size})")
+        if state is not None and not (isinstance(state, tuple) and len(state) == 2):
+            raise ValueError("state: expected a tuple (h, c) of (batch, hidden_size) tensors or None")
+        h, c = (None, None) if state is None else state
+        h, c = self._state(x, h, "h"), self._state(x, c, "c")
         xh = torch.cat([x, h], dim=1)
         w = torch.cat([self.weight_ih, self.weight_hh], dim=1)
         z_i, z_f, z_g, z_o = (xh @ w.T + self.bias_ih + self.bias_hh).chunk(4, dim=1)
-        gates = {"i": torch.sigmoid(z_i), "f": torch.sigmoid(z_f), "g": torch.tanh(z_g), "o": torch.sigmoid(z_o)}
+        gates = {
+            "i": torch.sigmoid(z_i),  # input gate: how much of the new content to write
+            "f": torch.sigmoid(z_f),  # forget gate: how much of the old cell state to keep
+            "g": torch.tanh(z_g),  # cell update: the candidate content
+            "o": torch.sigmoid(z_o),  # output gate: how much of the cell state to show as h
+        }
         c_next = gates["f"] * c + gates["i"] * gates["g"]  # keep part of the old memory, add new content
         h_next = gates["o"] * torch.tanh(c_next)
         return (h_next, c_next), gates
@@ -93,8 +103,7 @@ class ScratchGRUCell(_ScratchCell):
     kind = "gru"
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.zero_state(x.shape[0]) if h is None else h
-        self._check(x, h)
+        h = self._state(x, h)
         gx = x @ self.weight_ih.T + self.bias_ih  # (batch, 3 * hidden): r, z, n parts from the input
         gh = h @ self.weight_hh.T + self.bias_hh  # the same from the state
         x_r, x_z, x_n = gx.chunk(3, dim=1)
@@ -105,16 +114,56 @@ class ScratchGRUCell(_ScratchCell):
         return (1 - z) * n + z * h
 
 
-def unroll(cell: nn.Module, x: torch.Tensor, state=None):
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+def unroll(cell: nn.Module, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
     """Run ``cell`` over ``x`` of shape ``(batch, time, input)``; return ``(outputs, final_state)``.
 
     ``outputs`` is ``(batch, time, hidden)``: the hidden state after each step. This is the unrolled
     graph of the lecture; autograd differentiates through every step (backpropagation through time).
+    ``cell`` is a scratch cell or ``nn.RNNCell`` / ``nn.LSTMCell`` / ``nn.GRUCell``; ``state`` is the
+    initial state (``h``, or ``(h, c)`` for an LSTM), zeros when ``None``.
     """
     size = getattr(cell, "input_size", None)
     expect_tensor(x, "x", (None, None, size), f"(batch, time, input_size={size})")
+    if x.shape[1] == 0:
+        raise ValueError(f"x: expected (batch, time >= 1, input_size), got {tuple(x.shape)}")
     outputs = []
     for x_t in x.unbind(1):  # unbind is much faster in backward than x[:, t] indexing
         state = cell(x_t, state)
         outputs.append(state[0] if isinstance(state, tuple) else state)
     return torch.stack(outputs, dim=1), state
+
+
+def gradient_norms_by_lag(cell: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """How strongly the last output depends on each earlier input: a ``(time,)`` tensor indexed by lag.
+
+    Element ``k`` is ``||d sum(h_T) / d x_{T-1-k}||`` (the gradient of the last hidden state, summed
+    over its units, with respect to the input ``k`` steps before the end), averaged over the batch.
+    ``x`` is ``(batch, time, input_size)``; ``cell`` is any cell :func:`unroll` accepts. A vanilla RNN's
+    values fall geometrically with the lag: the forgetting (vanishing-gradient) problem.
+    """
+    x = x.detach().clone().requires_grad_(True)
+    outputs, _ = unroll(cell, x)  # (batch, time, hidden)
+    (grad,) = torch.autograd.grad(outputs[:, -1].sum(), x)  # (batch, time, input)
+    return grad.norm(dim=2).mean(dim=0).flip(0)  # (time,), lag 0 first
+
+
+def lstm_gate_trace(cell: ScratchLSTMCell, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Run an LSTM cell over ``x`` ``(batch, time, input_size)`` and record what happens at each step.
+
+    Returns a dict with the gates ``i``, ``f``, ``g``, ``o`` and the states ``c``, ``h`` (after the
+    step), each ``(batch, time, hidden)``, computed without gradients.
+    """
+    if not isinstance(cell, ScratchLSTMCell):
+        raise ValueError(f"cell: expected a ScratchLSTMCell, got {type(cell).__name__}")
+    expect_tensor(x, "x", (None, None, cell.input_size), f"(batch, time, input_size={cell.input_size})")
+    rows: dict[str, list[torch.Tensor]] = {key: [] for key in ("i", "f", "g", "o", "c", "h")}
+    state = None
+    with torch.no_grad():
+        for x_t in x.unbind(1):
+            state, gates = cell.step(x_t, state)
+            for key, value in {**gates, "h": state[0], "c": state[1]}.items():
+                rows[key].append(value)
+    return {key: torch.stack(values, dim=1) for key, values in rows.items()}

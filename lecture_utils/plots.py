@@ -92,6 +92,134 @@ def heatmap(
     return ax
 
 
+_GATE_TITLES = {
+    "i": "i: input gate (write)",
+    "f": "f: forget gate (keep)",
+    "g": "g: cell update (content)",
+    "o": "o: output gate (show)",
+    "c": "c: cell state",
+    "h": "h: hidden state (output)",
+}
+
+
+def _trace_sample(trace: Mapping[str, torch.Tensor], sample: int) -> dict[str, np.ndarray]:
+    """One sequence of an LSTM trace as ``{key: (hidden, time) array}``, validated."""
+    missing = [key for key in _GATE_TITLES if key not in trace]
+    if missing:
+        raise ValueError(f"trace: expected the keys {list(_GATE_TITLES)}, missing {missing}")
+    shape = tuple(trace["h"].shape)
+    if len(shape) != 3 or any(tuple(trace[key].shape) != shape for key in _GATE_TITLES):
+        raise ValueError(f"trace: expected every entry of shape (batch, time, hidden), got {shape} for 'h'")
+    if not 0 <= sample < shape[0]:
+        raise ValueError(f"sample: expected 0 <= sample < batch={shape[0]}, got {sample}")
+    return {key: trace[key][sample].detach().cpu().numpy().T for key in _GATE_TITLES}
+
+
+def plot_gate_trace(
+    trace: Mapping[str, torch.Tensor],
+    *,
+    sample: int = 0,
+    keys: Sequence[str] = ("i", "f", "g", "o", "c", "h"),
+    marks: Sequence[int] = (),
+) -> plt.Figure:
+    """Heatmaps (units x time) of an LSTM's gates and states over one sequence of ``trace``.
+
+    ``trace`` is what :func:`lecture_utils.cells.lstm_gate_trace` returns; ``marks`` are time steps
+    to outline with a dashed line (for example where the input carries a marker).
+    """
+    arrays = _trace_sample(trace, sample)
+    unknown = [key for key in keys if key not in _GATE_TITLES]
+    if unknown or not keys:
+        raise ValueError(f"keys: expected a non-empty subset of {list(_GATE_TITLES)}, got {list(keys)}")
+    columns = min(3, len(keys))
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        signed = key in {"g", "c", "h"}  # tanh-range values get a diverging map centred at zero
+        limit = max(float(np.abs(arrays[key]).max()), 1e-6) if signed else 1.0
+        heatmap(arrays[key], ax=ax, title=_GATE_TITLES[key], cmap="RdBu_r" if signed else "viridis",
+                vmin=-limit if signed else 0.0, vmax=limit)
+        ax.set_xlabel("time step")
+        ax.set_ylabel("unit")
+        for t in marks:
+            ax.axvline(t, color="black" if signed else "white", linestyle="--", linewidth=1)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+_STEP_ROWS = ("f (keep)", "c old", "i (write)", "g (content)", "c new", "o (show)", "h")
+
+
+def lstm_step_table(
+    trace: Mapping[str, torch.Tensor],
+    inputs: torch.Tensor,
+    t: int,
+    *,
+    sample: int = 0,
+    units: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The numbers of one LSTM step: a ``(7, units)`` array with rows ``f``, old ``c``, ``i``, ``g``, new
+    ``c``, ``o``, ``h`` at step ``t`` (row names in ``_STEP_ROWS``), validating every argument.
+
+    ``trace`` comes from :func:`lecture_utils.cells.lstm_gate_trace` on ``inputs`` ``(batch, time,
+    features)``; ``units`` selects hidden units (all by default). The old ``c`` at ``t = 0`` is zero.
+    """
+    arrays = _trace_sample(trace, sample)
+    hidden, time = arrays["h"].shape
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 3 or tuple(inputs.shape[:2]) != (
+        trace["h"].shape[0], time
+    ):
+        got = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        expected = f"(batch={trace['h'].shape[0]}, time={time}, features)"
+        raise ValueError(f"inputs: expected a tensor of shape {expected}, got {got}")
+    if not 0 <= t < time:
+        raise ValueError(f"t: expected 0 <= t < time={time}, got {t}")
+    units = list(range(hidden)) if units is None else list(units)
+    if not units or any(not 0 <= u < hidden for u in units):
+        raise ValueError(f"units: expected unit indices in [0, {hidden}), got {units}")
+    c_old = arrays["c"][:, t - 1] if t > 0 else np.zeros(hidden)
+    table = np.stack([arrays["f"][:, t], c_old, arrays["i"][:, t], arrays["g"][:, t],
+                      arrays["c"][:, t], arrays["o"][:, t], arrays["h"][:, t]])  # (7, hidden)
+    return table[:, units]
+
+
+def plot_lstm_step(
+    trace: Mapping[str, torch.Tensor],
+    inputs: torch.Tensor,
+    t: int,
+    *,
+    sample: int = 0,
+    input_labels: Sequence[str] | None = None,
+    units: Sequence[int] | None = None,
+) -> plt.Figure:
+    """One LSTM step in numbers: the input sequence with step ``t`` marked, and :func:`lstm_step_table`.
+
+    The lower panel lists, per unit (columns), ``f``, the old cell state, ``i``, ``g``, the new cell
+    state ``c = f * c_old + i * g``, ``o`` and ``h = o * tanh(c)``.
+    """
+    table = lstm_step_table(trace, inputs, t, sample=sample, units=units)  # (7, units)
+    units = list(range(trace["h"].shape[2])) if units is None else list(units)
+    series = inputs[sample].detach().cpu().numpy()  # (time, features)
+    if input_labels is not None and len(input_labels) != series.shape[1]:
+        expected = f"{series.shape[1]} labels (one per feature)"
+        raise ValueError(f"input_labels: expected {expected}, got {len(input_labels)}")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.6 * len(units) + 2), 6.5),
+                                      gridspec_kw={"height_ratios": [1, 2]})
+    for k in range(series.shape[1]):
+        top.plot(series[:, k], marker=".", label=input_labels[k] if input_labels else f"x[{k}]")
+    top.axvline(t, color="red", linewidth=2)
+    top.set_xlabel("time step")
+    top.set_title(f"input; step t = {t} in red")
+    top.legend(loc="upper right", fontsize=8)
+    heatmap(table, ax=bottom, annotate=True, cmap="RdBu_r", vmin=-1, vmax=1, colorbar=False,
+            xlabels=[str(u) for u in units], ylabels=list(_STEP_ROWS))
+    bottom.set_xlabel("unit")
+    fig.tight_layout()
+    return fig
+
+
 def plot_breath(
     time: torch.Tensor | np.ndarray,
     traces: Mapping[str, torch.Tensor | np.ndarray],
