@@ -5,7 +5,15 @@ import pytest
 import torch
 
 from lecture_utils.data.reservoir_tasks import mackey_glass, scale_to_unit_range
-from lecture_utils.models.esn import EchoStateNetwork, free_run_errors, nrmse, ridge_readout, spectral_radius
+from lecture_utils.models.esn import (
+    EchoStateNetwork,
+    fit_and_free_run,
+    free_run_errors,
+    memory_capacity,
+    nrmse,
+    ridge_readout,
+    spectral_radius,
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +181,50 @@ def test_nrmse_definition():
     assert nrmse(target, target) == 0.0
     with pytest.raises(ValueError, match="same shape"):
         nrmse(target[:3], target)
+
+
+def test_memory_capacity_bound_and_ring_reservoir():
+    units = 20
+    base = EchoStateNetwork.random_weights(
+        1,
+        units,
+        1,
+        spectral_radius=0.9,
+        input_scaling=1e-3,
+        bias_scaling=0.0,
+        feedback_scaling=0.0,
+        connectivity=0.1,
+        input_connectivity=1.0,
+        seed=0,
+    )
+    ring = 0.8 * torch.roll(torch.eye(units, dtype=torch.float64), 1, 0)  # a cycle: nearly linear memory
+    esn = EchoStateNetwork(
+        1, units, leak_rate=1.0, ridge=1e-14, dtype=torch.float64, weights=(ring, *base[1:])
+    )
+    capacity = memory_capacity(esn, max_delay=2 * units, steps=3000)
+    assert capacity.shape == (2 * units,) and np.all((capacity >= 0) & (capacity <= 1))
+    assert 0.8 * units < capacity.sum() <= units + 0.5  # close to the bound N, never (much) above it
+    saturated = EchoStateNetwork(1, units, input_scaling=3.0, input_connectivity=1.0, leak_rate=1.0, seed=0)
+    assert memory_capacity(saturated, max_delay=2 * units, steps=3000).sum() < 0.5 * units
+    with pytest.raises(ValueError, match="no output feedback"):
+        memory_capacity(EchoStateNetwork(1, 10, feedback_scaling=0.5), max_delay=5)
+
+
+def test_fit_and_free_run(series):
+    free = fit_and_free_run(
+        series,
+        train=1000,
+        horizon=60,
+        units=200,
+        spectral_radius=1.1,
+        leak_rate=1.0,
+        input_scaling=0.5,
+        bias_scaling=0.5,
+        input_connectivity=1.0,
+        ridge=1e-8,
+        dtype=torch.float64,
+    )
+    assert free.shape == (60, 1)
+    assert nrmse(free[:40], series[1001:1041]) < 0.05
+    with pytest.raises(ValueError, match="train"):
+        fit_and_free_run(series, train=50, horizon=10, units=20)

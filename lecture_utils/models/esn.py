@@ -15,7 +15,8 @@ defaults.
 
 Speed (one CPU thread): the input, bias, teacher-feedback and noise terms of all steps are computed in
 one matrix product before the loop; each step is then three in-place operations on a preallocated
-state buffer (``addmv`` with ``W`` stored as sparse CSR with int32 indices, ``tanh_``, ``lerp``). States
+state buffer (``addmv`` with ``W`` stored as sparse CSR with int32 indices, dense for small
+reservoirs; ``tanh_``; ``lerp``). States
 are float32 by default; the ridge solve runs in float64, where it matters.
 
 Shapes: inputs ``(time, input_size)``, targets and outputs ``(time, output_size)``, states
@@ -30,6 +31,8 @@ import numpy as np
 import torch
 
 from lecture_utils.checks import expect_tensor
+
+DENSE_UP_TO = 200  # one-thread CPU crossover: a dense W x is faster below ~250 units, CSR above
 
 
 def spectral_radius(weights: torch.Tensor) -> float:
@@ -164,7 +167,12 @@ class EchoStateNetwork:
                 input_connectivity=input_connectivity,
                 seed=seed,
             )
-        w, w_in, bias, w_fb = (torch.as_tensor(a, dtype=torch.float64) for a in weights)
+        w, w_in, bias, w_fb = (
+            a.detach().double().clone()
+            if isinstance(a, torch.Tensor)
+            else torch.tensor(np.asarray(a, np.float64))
+            for a in weights
+        )
         expect_tensor(w, "weights[0] (W)", (units, units), f"(units={units}, units={units})")
         expect_tensor(
             w_in, "weights[1] (W_in)", (units, input_size), f"(units={units}, input_size={input_size})"
@@ -174,7 +182,8 @@ class EchoStateNetwork:
             w_fb, "weights[3] (W_fb)", (units, output_size), f"(units={units}, output_size={output_size})"
         )
         self.w_dense = w  # (units, units), float64: kept to check the spectral radius
-        self.w = self._csr(w.to(dtype))  # (units, units), sparse CSR with int32 indices
+        # (units, units): sparse CSR with int32 indices, or dense up to DENSE_UP_TO units (faster there)
+        self.w = w.to(dtype) if units <= DENSE_UP_TO else self._csr(w.to(dtype))
         self.w_in, self.bias, self.w_fb = w_in.to(dtype), bias.to(dtype), w_fb.to(dtype)
         self.has_feedback = bool(w_fb.abs().max() > 0)
         self._noise_gen = torch.Generator().manual_seed(seed + 1)
@@ -265,11 +274,13 @@ class EchoStateNetwork:
         states = torch.empty(steps, self.units, dtype=self.dtype)  # (time, units), preallocated
         pre = torch.empty(self.units, dtype=self.dtype)
         x = self.state
-        for t in range(steps):
-            torch.addmv(drive[t], self.w, x, out=pre)  # W x(t-1) + W_in u(t) + b (+ W_fb y(t-1))
+        for drive_t, out in zip(
+            drive.unbind(0), states.unbind(0), strict=True
+        ):  # unbind: all row views at once
+            torch.addmv(drive_t, self.w, x, out=pre)  # W x(t-1) + W_in u(t) + b (+ W_fb y(t-1))
             pre.tanh_()
-            torch.lerp(x, pre, self.leak_rate, out=states[t])  # (1 - a) x(t-1) + a tanh(...)
-            x = states[t]
+            torch.lerp(x, pre, self.leak_rate, out=out)  # (1 - a) x(t-1) + a tanh(...)
+            x = out
         if steps:
             self.state = x.clone()
         return states
@@ -384,3 +395,52 @@ def free_run_errors(
         free = esn.generate(horizon, first_input=series[s])  # (horizon, 1)
         errors[i] = ((free - series[s + 1 : s + 1 + horizon]).abs().double().squeeze(1) / scale).numpy()
     return errors
+
+
+def fit_and_free_run(
+    series: torch.Tensor, *, train: int, horizon: int, units: int, washout: int = 100, **esn_kwargs
+) -> torch.Tensor:
+    """Fit a one-step predictor on ``series[:train + 1]`` ``(time, 1)``, then run free for ``horizon`` steps.
+
+    Returns the free run ``(horizon, 1)``, to compare with ``series[train + 1 : train + 1 + horizon]``.
+    ``esn_kwargs`` go to :class:`EchoStateNetwork` (spectral radius, leak rate, input scaling, seed...).
+    """
+    expect_tensor(series, "series", (None, 1), "(time, 1)")
+    if not washout < train < series.shape[0] - 1:
+        raise ValueError(f"train: expected washout={washout} < train < {series.shape[0] - 1}, got {train!r}")
+    esn = EchoStateNetwork(1, units, **esn_kwargs)
+    esn.fit(series[:train], series[1 : train + 1], washout=washout)
+    return esn.generate(horizon)
+
+
+def memory_capacity(
+    esn: EchoStateNetwork, *, max_delay: int, steps: int = 4000, washout: int = 200, seed: int = 0
+) -> np.ndarray:
+    """Short-term memory capacity per delay (Jaeger 2002): ``(max_delay,)`` values in [0, 1].
+
+    The reservoir (one input, no feedback) is driven by i.i.d. uniform noise in [-1, 1]. For each delay
+    ``k`` a ridge readout (the network's ``ridge``) is trained on the first half of the states to output
+    ``u(t - k)``; ``MC_k`` is the squared correlation of its output with ``u(t - k)`` on the second half.
+    The total ``sum(MC_k)`` is at most the number of units for such an input.
+    """
+    if esn.input_size != 1 or esn.has_feedback:
+        raise ValueError("esn: expected one input and no output feedback")
+    if max_delay < 1 or steps <= 2 * (washout + max_delay):
+        raise ValueError(
+            f"expected max_delay >= 1 and steps > 2 * (washout + max_delay), got {max_delay}, {steps}"
+        )
+    u = torch.from_numpy(np.random.default_rng(seed).uniform(-1, 1, steps + max_delay))  # (time,)
+    esn.reset()
+    states = esn.run(u[:, None])[max_delay + washout :]  # (samples, units)
+    # targets[t, k - 1] = u(t - k) for the state at time t
+    targets = torch.stack(
+        [u[max_delay + washout - k : steps + max_delay - k] for k in range(1, max_delay + 1)], 1
+    )
+    half = states.shape[0] // 2
+    w_out, b_out = ridge_readout(states[:half], targets[:half], esn.ridge)
+    outputs = (states[half:].double() @ w_out.T + b_out).numpy()  # (samples - half, max_delay)
+    truth = targets[half:].numpy()
+    capacity = np.empty(max_delay)
+    for k in range(max_delay):
+        capacity[k] = np.corrcoef(outputs[:, k], truth[:, k])[0, 1] ** 2
+    return capacity
