@@ -1,0 +1,269 @@
+"""Release the notebooks as nbgrader assignments and grade students' submissions (``make release``/``grade``).
+
+``python -m tools.assignments release [--source notebooks] [--out build]``
+    Copies the numbered notebooks into nbgrader's course layout (``build/nbgrader/source/lecture06``),
+    runs ``nbgrader generate_assignment`` (solutions become ``raise NotImplementedError(...)``, hidden
+    tests and outputs are removed) and puts the student versions in ``build/release/``.
+
+``python -m tools.assignments grade SUBMISSIONS [--source notebooks] [--out build] [--jobs N]
+[--cell-timeout S]``
+    ``SUBMISSIONS`` holds one folder per student with any subset of the notebooks. Every (student,
+    notebook) pair is graded by its own worker process (``tools/autograde.py``), at most ``--jobs`` at a
+    time, each in a sandboxed kernel (``tools/sandbox.py``). Writes ``build/grades.csv`` (one row per
+    student and notebook: points per exercise, total, report) and
+    ``build/feedback/<student>/<notebook>.html``, and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from tools import sandbox
+from tools.autograde import exercises, nbgrader_meta
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "lecture06"
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_NOTEBOOK_BYTES = 20 << 20
+DEFAULT_CELL_TIMEOUT = 600.0
+
+
+def reference_notebooks(source: Path) -> dict[str, nbformat.NotebookNode]:
+    """The numbered notebooks of ``source`` (file name -> notebook), read once, before any kernel runs."""
+    paths = sorted(source.glob(NOTEBOOK_GLOB))
+    if not paths:
+        raise ValueError(f"{source}: expected numbered notebooks ({NOTEBOOK_GLOB}), found none")
+    return {p.name: nbformat.read(p, as_version=4) for p in paths}
+
+
+# ------------------------------------------------------------------------------------------- release
+
+def release(source: Path, out: Path) -> list[Path]:
+    """Generate the student versions of ``source``'s notebooks into ``out/release`` with nbgrader."""
+    names = list(reference_notebooks(source))
+    course = out / "nbgrader"
+    assignment_source = course / "source" / ASSIGNMENT
+    shutil.rmtree(course, ignore_errors=True)
+    assignment_source.mkdir(parents=True)
+    for name in names:
+        shutil.copy(source / name, assignment_source / name)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--no-db",
+               f"--CourseDirectory.root={course.resolve()}", "--log-level=WARN"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout}\n{done.stderr}")
+    target = out / "release"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    released = []
+    for name in names:
+        shutil.copy(course / "release" / ASSIGNMENT / name, target / name)
+        released.append(target / name)
+    return released
+
+
+# --------------------------------------------------------------------------------------------- grade
+
+@dataclass
+class Task:
+    """One (student, notebook) pair to grade."""
+
+    student: str
+    notebook: str
+    file: str  # the submitted file's name, "" when missing
+    submission: dict | None
+    report: list[str]
+
+
+def collect(submissions: Path, notebooks: dict[str, nbformat.NotebookNode]) -> tuple[list[Task], list[str]]:
+    """Read every student's notebooks into memory; match renamed files by their exercises' ids."""
+    if not submissions.is_dir():
+        raise ValueError(f"SUBMISSIONS: expected a folder with one folder per student, got {submissions}")
+    tasks, skipped = [], []
+    ids = {name: {nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+           for name, nb in notebooks.items()}
+    for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
+        student = folder.name
+        if not STUDENT_NAME.match(student):
+            skipped.append(f"{student!r}: not a valid student folder name (letters, digits, . _ -)")
+            continue
+        found: dict[str, tuple[str, dict | None, list[str]]] = {}
+        strays: list[tuple[str, dict]] = []
+        for path in sorted(folder.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts or path.is_symlink():
+                continue
+            relative = path.relative_to(folder).as_posix()
+            try:
+                if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                    raise ValueError(f"larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
+                nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+            except Exception as error:  # any unreadable file is reported, never fatal
+                found.setdefault(path.name, (relative, None, [f"{relative} could not be read: {error}"]))
+                continue
+            if path.name in notebooks and path.name not in found:
+                found[path.name] = (relative, dict(nb), [])
+            else:
+                strays.append((relative, dict(nb)))
+        for relative, nb in strays:
+            cell_ids = {nbgrader_meta(nbformat.from_dict(c)).get("grade_id") for c in nb["cells"]} - {None}
+            match = max((n for n in notebooks if n not in found), key=lambda n: len(ids[n] & cell_ids),
+                        default=None)
+            if match and ids[match] & cell_ids:
+                found[match] = (relative, nb, [f"graded {relative} as {match} (file renamed)"])
+        for name in notebooks:
+            relative, nb, report = found.get(name, ("", None, ["not submitted"]))
+            tasks.append(Task(student, name, relative, nb, report))
+    return tasks, skipped
+
+
+def _run_worker(task: Task, reference: nbformat.NotebookNode, options: dict) -> dict:
+    if task.submission is None:
+        return {"points": {e.test_id: 0.0 for e in exercises(reference)}, "report": task.report,
+                "status": "missing" if task.report == ["not submitted"] else "unreadable"}
+    request = {"reference": reference, "submission": task.submission,
+               "title": f"{task.notebook} — {task.student}", **options}
+    try:
+        done = subprocess.run([sys.executable, "-m", "tools.autograde"], input=json.dumps(request), cwd=ROOT,
+                              capture_output=True, text=True, timeout=options["worker_timeout"],
+                              start_new_session=True, check=True)
+        result = json.loads(done.stdout)
+        result["status"] = "graded"
+    except Exception as error:  # a worker that crashed or hung costs this pair only
+        stderr = getattr(error, "stderr", None)
+        detail = (stderr.strip().splitlines() or [""])[-1] if isinstance(stderr, str) else str(error)
+        result = {"points": {e.test_id: 0.0 for e in exercises(reference)}, "status": "error",
+                  "report": [f"grading failed: {type(error).__name__}: {detail}"]}
+    result["report"] = task.report + result["report"]
+    return result
+
+
+def grade(submissions: Path, source: Path, out: Path, *, jobs: int, cell_timeout: float,
+          fast: bool = True) -> list[dict]:
+    """Grade every student's notebooks; write the CSV and the feedback; return the CSV rows.
+
+    ``fast`` runs the notebooks in their fast mode (``LECTURE_FAST=1``): the exercises and their tests are
+    the same in both modes, only training is shorter, so the points are the same and grading is quicker.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs: expected a positive int, got {jobs}")
+    if cell_timeout <= 0:
+        raise ValueError(f"cell_timeout: expected a positive number of seconds, got {cell_timeout}")
+    notebooks = reference_notebooks(source)
+    tasks, skipped = collect(submissions, notebooks)
+    level = sandbox.isolation_level()
+    start = time.perf_counter()
+
+    hidden = [str(p.resolve()) for p in (source, submissions, out) if p.is_dir()]
+
+    def work(task: Task) -> dict:
+        reference = notebooks[task.notebook]
+        code_cells = sum(c.cell_type == "code" for c in reference.cells)
+        options = {"cell_timeout": cell_timeout, "isolation": level, "hidden": hidden, "fast": fast,
+                   "worker_timeout": cell_timeout * (2 * code_cells + 10) + 120}
+        return _run_worker(task, reference, options)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(work, tasks))
+    seconds = time.perf_counter() - start
+    # Everything below runs after every kernel has been stopped: nothing a submission did can race it.
+    rows = _write_outputs(out, notebooks, tasks, results)
+    print(summary(rows, skipped, level=level, seconds=seconds, jobs=jobs, fast=fast))
+    return rows
+
+
+def _write_outputs(out: Path, notebooks: dict, tasks: list[Task], results: list[dict]) -> list[dict]:
+    columns = [e.test_id.removesuffix("_tests") for nb in notebooks.values() for e in exercises(nb)]
+    rows = []
+    feedback_root = out / "feedback"
+    shutil.rmtree(feedback_root, ignore_errors=True)
+    for task, result in zip(tasks, results, strict=True):
+        reference = notebooks[task.notebook]
+        row = {"student": task.student, "notebook": task.notebook, "file": task.file,
+               "status": result["status"]}
+        row.update({c: "" for c in columns})
+        for exercise in exercises(reference):
+            row[exercise.name] = f"{result['points'][exercise.test_id]:g}"
+        row["score"] = f"{sum(result['points'].values()):g}"
+        row["max_score"] = f"{sum(e.points for e in exercises(reference)):g}"
+        row["report"] = "; ".join(result["report"])
+        rows.append(row)
+        if "feedback_html" in result:
+            target = feedback_root / task.student / task.notebook.replace(".ipynb", ".html")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(result["feedback_html"], encoding="utf-8")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["student", "notebook", "file", "status", *columns, "score",
+                                               "max_score", "report"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def summary(rows: list[dict], skipped: list[str], *, level: str, seconds: float, jobs: int,
+            fast: bool) -> str:
+    """The printed summary: one line per student, then what was skipped and how long it took."""
+    lines = []
+    students = sorted({r["student"] for r in rows})
+    for student in students:
+        mine = [r for r in rows if r["student"] == student]
+        total, best = sum(float(r["score"]) for r in mine), sum(float(r["max_score"]) for r in mine)
+        parts = [f"{r['notebook'].removesuffix('.ipynb')} {r['score']}/{r['max_score']}"
+                 + ("" if r["status"] == "graded" else f" ({r['status']})") for r in mine]
+        lines.append(f"{student}: {total:g}/{best:g} ({', '.join(parts)})")
+        for r in mine:
+            problems = [p for p in r["report"].split("; ") if p and " failed: " not in p]
+            if problems and problems != ["not submitted"]:
+                lines.append(f"  {r['notebook']}: " + "; ".join(problems))
+    lines += [f"skipped {s}" for s in skipped]
+    per_student = seconds / len(students) * jobs if students else 0.0
+    mode = "fast" if fast else "full"
+    lines.append(f"graded {len(rows)} notebook(s) of {len(students)} student(s) in {seconds:.1f} s "
+                 f"({jobs} job(s), ~{per_student:.1f} s of one core per student, {mode} mode); "
+                 f"kernel isolation: {level}")
+    if level != "namespaces":
+        lines.append("warning: kernels are not fully sandboxed here (see docs/instructors.md)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.assignments", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("release", "grade"):
+        p = sub.add_parser(name)
+        p.add_argument("--source", type=Path, default=ROOT / "notebooks", help="reference notebooks")
+        p.add_argument("--out", type=Path, default=ROOT / "build", help="output folder")
+        if name == "grade":
+            p.add_argument("submissions", type=Path, help="one folder per student")
+            p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+            p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
+                           help="seconds per cell")
+            p.add_argument("--full", action="store_true", help="run in full mode, not fast mode")
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        for path in release(args.source, args.out):
+            print(f"released {path}")
+        return 0
+    rows = grade(args.submissions, args.source, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                 fast=not args.full)
+    print(f"wrote {args.out / 'grades.csv'} ({len(rows)} rows) and {args.out / 'feedback'}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

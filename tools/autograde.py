@@ -1,0 +1,331 @@
+"""Grade one student's copy of one notebook against the reference notebook, in a sandboxed kernel.
+
+Run by ``tools/assignments.py`` as a worker process (``python -m tools.autograde``): a JSON request on
+stdin, a JSON result on stdout. What it does, in order:
+
+1. Rebuild the notebook to run: the student's cells in the student's order, but every test cell and
+   locked cell taken from the reference by its nbgrader ``grade_id`` (hidden tests included). An edited
+   test cell is reported and its original runs; a deleted one is reported and scores 0; a cell with an
+   unknown or repeated ``grade_id`` runs as an ordinary cell.
+2. Insert the grader's own cells: first of all (before any student code) one that installs
+   :class:`lecture_utils.grading.Guard`, and before every test cell one that restores whatever the
+   submission replaced (comparison helpers, ``builtins``, ``torch``/``numpy`` functions, IPython's
+   execution hooks) and prints what it restored. Each test cell gets a last line that prints a marker
+   with a random nonce.
+3. Execute in a sandboxed kernel (``tools/sandbox.py``) with a per-cell timeout: a cell that runs too
+   long is interrupted and the rest still runs; a kernel that ignores the interrupt is killed, and the
+   exercises after it score 0 with the reason.
+4. A test cell earns its points only when the kernel's execute reply says "ok", the cell has no error
+   output, its marker was printed (the cell ran to its end) and the guard before it ran.
+5. Feedback: the executed notebook with the grader's cells removed, test cells shown as released
+   (hidden tests stay private, their tracebacks cut to the error line) and a score table on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearHiddenTests
+
+from tools import sandbox
+
+INSTALL_GUARD = """\
+import lecture_utils.grading as _grading_module
+__grading_guard__ = _grading_module.install_guard()
+del _grading_module
+__grading_guard__.check("{nonce}")"""
+CHECK_GUARD = '__grading_guard__.check("{nonce}")'
+GUARD_LINE = "[grading guard {nonce}] "
+MARKER_LINE = "[grading marker {nonce}]"
+ROLE = "grading_role"  # metadata key for the cells the grader adds
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded test cell of the reference notebook."""
+
+    test_id: str
+    points: float
+
+    @property
+    def name(self) -> str:
+        return self.test_id.removesuffix("_tests")
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_test(cell: NotebookNode) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def exercises(reference: NotebookNode) -> list[Exercise]:
+    """The reference notebook's graded test cells, in order."""
+    return [Exercise(nbgrader_meta(c)["grade_id"], float(nbgrader_meta(c)["points"]))
+            for c in reference.cells if is_test(c)]
+
+
+def visible_source(cell: NotebookNode) -> str:
+    """A test cell's source as released to students (hidden tests removed, as nbgrader does)."""
+    released = copy.deepcopy(cell)
+    ClearHiddenTests()._remove_hidden_test_region(released)
+    return released.source
+
+
+def _normalized(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+@dataclass
+class Plan:
+    """The notebook to execute and where the grader's cells are in it."""
+
+    notebook: NotebookNode
+    tests: dict[str, int] = field(default_factory=dict)  # test grade_id -> cell index
+    guards: dict[str, int] = field(default_factory=dict)  # test grade_id -> index of the guard before it
+    nonces: dict[int, str] = field(default_factory=dict)  # cell index -> nonce it must print
+    report: list[str] = field(default_factory=list)
+
+
+def _grader_cell(source: str, role: str) -> NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata[ROLE] = role
+    return cell
+
+
+def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
+    """Merge the submission with the reference's protected cells and add the grader's cells."""
+    protected = {nbgrader_meta(c)["grade_id"]: c for c in reference.cells
+                 if nbgrader_meta(c).get("grade_id") and not nbgrader_meta(c).get("solution")
+                 and (is_test(c) or nbgrader_meta(c).get("locked"))}
+    solutions = {nbgrader_meta(c)["grade_id"]: c for c in reference.cells
+                 if nbgrader_meta(c).get("grade_id") and nbgrader_meta(c).get("solution")}
+    plan = Plan(nbformat.v4.new_notebook(metadata=copy.deepcopy(reference.metadata)))
+    cells = plan.notebook.cells
+    nonce = secrets.token_hex(8)
+    cells.append(_grader_cell(INSTALL_GUARD.format(nonce=nonce), "guard"))
+    plan.nonces[0] = nonce
+    seen: set[str] = set()
+    for cell in submission.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type not in ("code", "markdown", "raw"):
+            continue
+        if grade_id in protected and grade_id not in seen:
+            original = protected[grade_id]
+            accepted = {_normalized(visible_source(original)), _normalized(original.source)}
+            if cell.cell_type != original.cell_type or _normalized(cell.source) not in accepted:
+                kind = "test" if is_test(original) else "locked"
+                plan.report.append(f"{kind} cell {grade_id} was edited: the original ran")
+            new = copy.deepcopy(original)
+        elif grade_id in solutions and grade_id not in seen:
+            new = copy.deepcopy(solutions[grade_id])
+            new.source = cell.source if cell.cell_type == "code" else ""
+        else:
+            if grade_id in seen:
+                plan.report.append(f"cell {grade_id} appears more than once: only the first one is graded")
+            new = copy.deepcopy(cell)
+            new.metadata.pop("nbgrader", None)
+        if grade_id is not None:
+            seen.add(grade_id)
+        if new.cell_type == "code":
+            new.outputs, new.execution_count = [], None
+        if is_test(new):
+            nonce, marker = secrets.token_hex(8), secrets.token_hex(8)
+            plan.guards[grade_id] = len(cells)
+            plan.nonces[len(cells)] = nonce
+            cells.append(_grader_cell(CHECK_GUARD.format(nonce=nonce), "guard"))
+            plan.tests[grade_id] = len(cells)
+            plan.nonces[len(cells)] = marker
+            new.source = new.source.rstrip() + f'\nprint("{MARKER_LINE.format(nonce=marker)}")'
+        cells.append(new)
+    for grade_id, original in protected.items():
+        if grade_id not in seen:
+            kind, detail = ("test", "scored 0") if is_test(original) else ("locked", "not run")
+            plan.report.append(f"{kind} cell {grade_id} was deleted: {detail}")
+    for grade_id in solutions:
+        if grade_id not in seen:
+            plan.report.append(f"answer cell {grade_id} was deleted")
+    return plan
+
+
+@dataclass
+class Execution:
+    """What the kernel said about each executed cell."""
+
+    status: dict[int, str] = field(default_factory=dict)  # cell index -> execute reply status
+    seconds: dict[int, float] = field(default_factory=dict)
+    stopped: str | None = None  # why execution stopped early, if it did
+
+
+async def execute(plan: Plan, *, cell_timeout: float, level: str, hidden: list[Path],
+                  fast: bool) -> Execution:
+    """Run the planned notebook cell by cell in a fresh sandboxed kernel."""
+    result = Execution()
+    scratch = sandbox.make_scratch()
+    try:
+        specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, hidden))
+        km = AsyncKernelManager(kernel_name="sandbox", transport="ipc", ip=str(scratch / "kernel"),
+                                kernel_spec_manager=specs)
+        km.connection_file = str(scratch / "kernel.json")
+
+        def on_executed(cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
+            result.status[cell_index] = execute_reply["content"]["status"]
+
+        client = NotebookClient(
+            plan.notebook, km=km, timeout=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
+            startup_timeout=max(60, cell_timeout), resources={"metadata": {"path": str(scratch)}},
+            on_cell_executed=on_executed, shutdown_kernel="immediate",
+        )
+        quiet = subprocess.DEVNULL
+        async with client.async_setup_kernel(env=sandbox.kernel_env(scratch, fast=fast), cwd=str(scratch),
+                                             stdin=quiet, stdout=quiet, stderr=quiet):
+            for index, cell in enumerate(plan.notebook.cells):
+                if cell.cell_type != "code":
+                    continue
+                start = time.perf_counter()
+                try:
+                    await asyncio.wait_for(client.async_execute_cell(cell, index), 2 * cell_timeout + 30)
+                except Exception as error:  # the kernel died or ignored the interrupt: stop here
+                    result.stopped = f"cell {index} stopped the kernel ({type(error).__name__})"
+                    break
+                finally:
+                    result.seconds[index] = time.perf_counter() - start
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _stdout(cell: NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.output_type == "stream" and o.get("name") == "stdout")
+
+
+def _error(cell: NotebookNode) -> dict | None:
+    return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+
+
+def _error_text(error: dict) -> str:
+    text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}".strip().rstrip(":")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def score(reference: NotebookNode, plan: Plan, run: Execution, cell_timeout: float) -> dict:
+    """Points per exercise and the report lines, from the executed notebook and the kernel's replies."""
+    cells, report = plan.notebook.cells, list(plan.report)
+    restored: list[str] = []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        seconds = run.seconds.get(index, 0.0)
+        error = _error(cell)
+        if error is not None and error.get("ename") == "KeyboardInterrupt" and seconds >= cell_timeout:
+            role = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+            report.append(f"{role} timed out after {cell_timeout:g} s (interrupted)")
+        if cell.metadata.get(ROLE) == "guard":
+            line = next((ln for ln in _stdout(cell).splitlines()
+                         if ln.startswith(GUARD_LINE.format(nonce=plan.nonces[index]))), None)
+            if line and "restored: " in line:
+                restored += [n for n in line.split("restored: ", 1)[1].split(", ") if n not in restored]
+    if restored:
+        report.append("the submission replaced " + ", ".join(restored) + " (restored before the tests)")
+    if run.stopped:
+        report.append(run.stopped)
+    points, failures = {}, {}
+    for exercise in exercises(reference):
+        test = plan.tests.get(exercise.test_id)
+        points[exercise.test_id] = 0.0
+        if test is None:
+            failures[exercise.test_id] = "test cell deleted"
+            continue
+        guard = plan.guards[exercise.test_id]
+        guard_ran = GUARD_LINE.format(nonce=plan.nonces[guard]) in _stdout(cells[guard])
+        cell, error = cells[test], _error(cells[test])
+        if test not in run.status:
+            failures[exercise.test_id] = "not run: " + (run.stopped or "execution stopped")
+        elif not guard_ran and guard in run.status:
+            failures[exercise.test_id] = "the grader's check before the tests did not run"
+            report.append(f"{exercise.test_id}: the grader's check before it did not run "
+                          "(the submission interfered with execution): scored 0")
+        elif error is not None or run.status[test] != "ok":
+            failures[exercise.test_id] = _error_text(error) if error else "the kernel reported an error"
+        elif MARKER_LINE.format(nonce=plan.nonces[test]) not in _stdout(cell):
+            failures[exercise.test_id] = "did not run to its end"
+            report.append(f"{exercise.test_id} did not run to its end (output suppressed?): scored 0")
+        else:
+            points[exercise.test_id] = exercise.points
+    for test_id, reason in failures.items():
+        report.append(f"{test_id.removesuffix('_tests')} failed: {reason}")
+    return {"points": points, "report": report, "failures": failures}
+
+
+def feedback_notebook(reference: NotebookNode, plan: Plan, result: dict, title: str) -> NotebookNode:
+    """The executed notebook as the student sees it back: no grader cells, no hidden tests, scores on top."""
+    released = {nbgrader_meta(c)["grade_id"]: visible_source(c) for c in reference.cells if is_test(c)}
+    markers = set(plan.nonces.values())
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(plan.notebook.metadata))
+    rows = ["| Упражнение (exercise) | Баллы (points) | Комментарий |", "|---|---|---|"]
+    for exercise in exercises(reference):
+        earned = result["points"][exercise.test_id]
+        rows.append(f"| {exercise.name} | {earned:g} / {exercise.points:g} | "
+                    f"{result['failures'].get(exercise.test_id, 'ok').replace('|', '/')} |")
+    notes = "\n".join(f"- {line}" for line in result["report"] if " failed: " not in line)
+    head = f"# {title}\n\n" + "\n".join(rows) + ("\n\n" + notes if notes else "")
+    nb.cells.append(nbformat.v4.new_markdown_cell(head))
+    for cell in plan.notebook.cells:
+        if cell.metadata.get(ROLE):
+            continue
+        cell = copy.deepcopy(cell)
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in released:
+            cell.source = released[grade_id]
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    output.traceback = [_error_text(output)]
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                output.text = "".join(line for line in output.text.splitlines(keepends=True)
+                                      if not any(m in line for m in markers))
+        nb.cells.append(cell)
+    return nb
+
+
+def grade_notebook(request: dict) -> dict:
+    """Grade one (student, notebook) pair; ``request`` is what tools/assignments.py sends."""
+    start = time.perf_counter()
+    reference = nbformat.from_dict(request["reference"])
+    submission = nbformat.from_dict(request["submission"])
+    plan = plan_grading(reference, submission)
+    run = asyncio.run(execute(plan, cell_timeout=request["cell_timeout"], level=request["isolation"],
+                              hidden=[Path(p) for p in request["hidden"]], fast=request["fast"]))
+    result = score(reference, plan, run, request["cell_timeout"])
+    feedback = feedback_notebook(reference, plan, result, request["title"])
+    result["feedback_html"] = HTMLExporter().from_notebook_node(feedback)[0]
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    json.dump(grade_notebook(request), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
