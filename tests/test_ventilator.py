@@ -124,3 +124,20 @@ def test_bad_metric_and_split_input(breaths):
         split_breaths(simulate_breaths(2), (0.8, 0.1, 0.1))
     with pytest.raises(ValueError, match="noise_sigma"):
         noise_floor(-1.0)
+
+
+def test_breath_plots_draw_and_reject_bad_shapes(breaths):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecture_utils.plots import plot_breath, plot_error_by_step
+
+    ax = plot_breath(breaths.time[0], {"measured": breaths.pressure[0], "true": breaths.true_pressure[0]},
+                     inspiration=breaths.inspiratory[0])
+    assert len(ax.lines) == 2
+    with pytest.raises(ValueError, match=r"traces\['true'\]: expected shape \(steps,\)=\(80,\)"):
+        plot_breath(breaths.time[0], {"true": breaths.pressure[:2]})
+    ax = plot_error_by_step({"a": torch.ones(30), "b": torch.full((30,), 2.0)}, floor=0.4)
+    assert len(ax.lines) == 3  # two models and the floor
+    with pytest.raises(ValueError, match=r"errors\['a'\]: expected a 1-D array"):
+        plot_error_by_step({"a": torch.ones(3, 30)})

@@ -163,6 +163,7 @@ def train_regressor(
     evaluate=None,
     eval_every: int | None = None,
     desc: str = "train",
+    progress: bool = True,
 ) -> History:
     """Adam on the masked L1 loss for ``steps`` random batches, with a one-cycle learning-rate schedule.
 
@@ -195,5 +196,5 @@ def train_regressor(
     model.train()
     return fit(
         step_loss, batches, optimizer, clip_norm=clip_norm, scheduler=scheduler,
-        evaluate=evaluate, eval_every=eval_every, desc=desc,
+        evaluate=evaluate, eval_every=eval_every, desc=desc, progress=progress,
     )
