@@ -179,7 +179,7 @@ def lstm_step_table(
     units = list(range(hidden)) if units is None else list(units)
     if not units or any(not 0 <= u < hidden for u in units):
         raise ValueError(f"units: expected unit indices in [0, {hidden}), got {units}")
-    c_old = arrays["c"][:, t - 1] if t > 0 else np.zeros(hidden)
+    c_old = arrays["c"][:, t - 1] if t > 0 else np.zeros_like(arrays["c"][:, 0])
     table = np.stack([arrays["f"][:, t], c_old, arrays["i"][:, t], arrays["g"][:, t],
                       arrays["c"][:, t], arrays["o"][:, t], arrays["h"][:, t]])  # (7, hidden)
     return table[:, units]
@@ -213,8 +213,11 @@ def plot_lstm_step(
     top.set_xlabel("time step")
     top.set_title(f"input; step t = {t} in red")
     top.legend(loc="upper right", fontsize=8)
-    heatmap(table, ax=bottom, annotate=True, cmap="RdBu_r", vmin=-1, vmax=1, colorbar=False,
+    heatmap(table, ax=bottom, cmap="RdBu_r", vmin=-1, vmax=1, colorbar=False,
             xlabels=[str(u) for u in units], ylabels=list(_STEP_ROWS))
+    for (row, column), value in np.ndenumerate(table):  # dark text on the pale middle of the colour map
+        bottom.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(value) > 0.6 else "black")
     bottom.set_xlabel("unit")
     fig.tight_layout()
     return fig
