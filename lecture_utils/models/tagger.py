@@ -1,0 +1,443 @@
+"""A part-of-speech tagger for real corpora: vocabularies, padded batches with masks, a BiLSTM with a
+character CNN, training with a best-on-dev checkpoint and early stopping, evaluation and a baseline.
+
+Three lines without Jupyter::
+
+    enc = Encoders.fit(train)                       # train = [(words, tags), ...], e.g. from load_ud
+    model, history = train_tagger(enc, train, dev)  # BiLSTMTagger, History
+    evaluate_tags(test, predict_tags(model, enc, [w for w, _ in test]), training_words(train))
+
+Shapes: a batch of ``B`` sentences padded to ``T`` words has ``words``, ``forms``, ``tags`` and ``mask``
+of shape ``(B, T)``; ``chars`` is ``(U, L)`` for the ``U`` distinct word forms of the batch (each
+spelled once, between start and end markers); the model returns tag scores ``(B, T, n_tags)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lecture_utils.checks import expect_tensor
+from lecture_utils.training import History, fit
+
+PAD, UNK, BOW, EOW = "<pad>", "<unk>", "<w>", "</w>"
+Sentence = tuple[list[str], list[str]]
+
+
+class Vocab:
+    """Token <-> index; index 0 is the padding token and unknown tokens map to ``<unk>`` (if present)."""
+
+    def __init__(self, tokens: Iterable[str], *, specials: Sequence[str] = (PAD, UNK)) -> None:
+        self.itos: list[str] = list(specials)
+        self.itos += [t for t in dict.fromkeys(tokens) if t not in set(specials)]
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+        self.unk_index = self.stoi.get(UNK)
+
+    @classmethod
+    def build(
+        cls, tokens: Iterable[str], *, min_freq: int = 1, specials: Sequence[str] = (PAD, UNK)
+    ) -> Vocab:
+        """The tokens seen at least ``min_freq`` times, most frequent first (ties alphabetically)."""
+        if min_freq < 1:
+            raise ValueError(f"min_freq: expected a positive int, got {min_freq!r}")
+        counts = Counter(tokens)
+        kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
+        return cls(kept, specials=specials)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.stoi
+
+    def index(self, token: str) -> int:
+        """The token's index; ``<unk>``'s for an unknown token, a ValueError if there is no ``<unk>``."""
+        i = self.stoi.get(token, self.unk_index)
+        if i is None:
+            raise ValueError(f"unknown token {token!r}; expected one of {self.itos[:20]}")
+        return i
+
+    def encode(self, tokens: Sequence[str]) -> torch.Tensor:
+        """Indices of ``tokens`` as a ``(len(tokens),)`` long tensor."""
+        return torch.tensor([self.index(t) for t in tokens], dtype=torch.long)
+
+
+def word_key(word: str) -> str:
+    """How a word is looked up in the word vocabulary: lower case (the characters keep the case)."""
+    return word.lower()
+
+
+@dataclass
+class Batch:
+    """Padded tensors for ``B`` sentences of at most ``T`` words (see the module docstring)."""
+
+    words: torch.Tensor  # (B, T) word-vocabulary indices, PAD = 0
+    forms: torch.Tensor  # (B, T) row of each word's spelling in ``chars``
+    chars: torch.Tensor  # (U, L) character indices of the U distinct forms, PAD = 0
+    tags: torch.Tensor  # (B, T) gold tag indices (0 where unknown or padding)
+    mask: torch.Tensor  # (B, T) True at real words
+    lengths: torch.Tensor  # (B,) sentence lengths
+
+    def __len__(self) -> int:
+        return int(self.words.shape[0])
+
+
+@dataclass
+class Encoders:
+    """The word, character and tag vocabularies, fitted on the training sentences only."""
+
+    words: Vocab
+    chars: Vocab
+    tags: Vocab
+    max_word_length: int = 30
+
+    @classmethod
+    def fit(cls, train: Sequence[Sentence], *, min_word_freq: int = 2) -> Encoders:
+        """Words (lower-cased) seen at least ``min_word_freq`` times; all characters and tags of ``train``."""
+        if not train:
+            raise ValueError("train: expected a non-empty list of (words, tags) sentences")
+        words = Vocab.build((word_key(w) for ws, _ in train for w in ws), min_freq=min_word_freq)
+        chars = Vocab.build((c for ws, _ in train for w in ws for c in w), specials=(PAD, UNK, BOW, EOW))
+        tags = Vocab(sorted({t for _, ts in train for t in ts}), specials=())
+        return cls(words, chars, tags)
+
+    def spell(self, word: str) -> list[int]:
+        """Character indices of ``word`` between the start and end markers, long words cut."""
+        body = [self.chars.index(c) for c in word[: self.max_word_length]]
+        return [self.chars.stoi[BOW], *body, self.chars.stoi[EOW]]
+
+    def batch(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None) -> Batch:
+        """Pad ``sentences`` (lists of words) and their ``tags`` (optional) into one :class:`Batch`."""
+        if not sentences or any(len(s) == 0 for s in sentences):
+            raise ValueError("sentences: expected a non-empty list of non-empty word lists")
+        if tags is not None and [len(t) for t in tags] != [len(s) for s in sentences]:
+            raise ValueError("tags: expected one tag per word of each sentence")
+        lengths = torch.tensor([len(s) for s in sentences])
+        size = (len(sentences), int(lengths.max()))
+        words = torch.zeros(size, dtype=torch.long)
+        forms = torch.zeros(size, dtype=torch.long)
+        gold = torch.zeros(size, dtype=torch.long)
+        distinct: dict[str, int] = {}
+        for b, sentence in enumerate(sentences):
+            words[b, : len(sentence)] = torch.tensor([self.words.index(word_key(w)) for w in sentence])
+            rows = [distinct.setdefault(w, len(distinct)) for w in sentence]
+            forms[b, : len(sentence)] = torch.tensor(rows)
+            if tags is not None:
+                gold[b, : len(sentence)] = torch.tensor([self.tags.stoi.get(t, 0) for t in tags[b]])
+        spellings = [self.spell(w) for w in distinct]
+        chars = torch.zeros(len(spellings), max(map(len, spellings)), dtype=torch.long)
+        for u, spelling in enumerate(spellings):
+            chars[u, : len(spelling)] = torch.tensor(spelling)
+        mask = torch.arange(size[1])[None, :] < lengths[:, None]
+        return Batch(words, forms, chars, gold, mask, lengths)
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of ``x`` (batch, time, features) within its own length; padding stays last.
+
+    Running a forward LSTM over this gives the backward direction of a bidirectional LSTM without
+    packed sequences (about 3x slower on CPU) and without reading padding first.
+    """
+    expect_tensor(x, "x", (None, None, None), "(batch, time, features)")
+    expect_tensor(lengths, "lengths", (x.shape[0],), f"(batch={x.shape[0]},)")
+    if int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
+        raise ValueError(f"lengths: expected values in 1..{x.shape[1]}, got {lengths.tolist()}")
+    t = torch.arange(x.shape[1])[None, :]  # (1, T)
+    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
+    return x.gather(1, idx[:, :, None].expand_as(x))
+
+
+class CharCNN(nn.Module):
+    """A word's spelling -> one vector: character embeddings, a width-3 convolution, max over positions."""
+
+    def __init__(self, n_chars: int, char_dim: int = 32, filters: int = 100, width: int = 3) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, width, padding=width // 2)
+        self.out_dim = filters
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        expect_tensor(chars, "chars", (None, None), "(forms, characters)", dtype=torch.long)
+        h = self.conv(self.embed(chars).transpose(1, 2))  # (U, filters, L)
+        h = h.masked_fill((chars == 0)[:, None, :], float("-inf"))  # padding never wins the max
+        return torch.tanh(h.max(dim=2).values)  # (U, filters)
+
+
+class BiLSTMTagger(nn.Module):
+    """Word embedding + character CNN -> bidirectional LSTM -> linear layer: a score per tag and word.
+
+    ``char_filters=0`` leaves the character CNN out (a words-only tagger, for comparison).
+    """
+
+    def __init__(
+        self,
+        n_words: int,
+        n_chars: int,
+        n_tags: int,
+        *,
+        word_dim: int = 100,
+        char_dim: int = 32,
+        char_filters: int = 100,
+        hidden: int = 128,
+        dropout: float = 0.4,
+    ) -> None:
+        super().__init__()
+        if char_filters < 0:
+            raise ValueError(f"char_filters: expected 0 (words only) or a positive int, got {char_filters!r}")
+        self.word_embed = nn.Embedding(n_words, word_dim, padding_idx=0)
+        self.char_cnn = CharCNN(n_chars, char_dim, char_filters) if char_filters else None
+        self.forward_lstm = nn.LSTM(word_dim + char_filters, hidden, batch_first=True)
+        self.backward_lstm = nn.LSTM(word_dim + char_filters, hidden, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, n_tags)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        expect_tensor(batch.words, "batch.words", (None, None), "(batch, time)", dtype=torch.long)
+        x = self.word_embed(batch.words)  # (B, T, word_dim)
+        if self.char_cnn is not None:
+            spelled = self.char_cnn(batch.chars)[batch.forms]  # (B, T, char_filters)
+            x = torch.cat([x, spelled], dim=2)  # (B, T, word_dim + char_filters)
+        x = self.dropout(x)
+        left, _ = self.forward_lstm(x)  # (B, T, H): words up to t
+        right, _ = self.backward_lstm(reverse_padded(x, batch.lengths))
+        right = reverse_padded(right, batch.lengths)  # (B, T, H): words from t to the end
+        return self.out(self.dropout(torch.cat([left, right], dim=2)))  # (B, T, n_tags)
+
+
+def masked_accuracy(scores: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> float:
+    """Share of real words (``mask`` True) whose highest-scoring tag is the gold one."""
+    expect_tensor(scores, "scores", (None, None, None), "(batch, time, n_tags)")
+    expect_tensor(tags, "tags", tuple(scores.shape[:2]), f"(batch, time) = {tuple(scores.shape[:2])}")
+    expect_tensor(mask, "mask", tuple(scores.shape[:2]), f"(batch, time) = {tuple(scores.shape[:2])}",
+                  dtype=torch.bool)
+    if not mask.any():
+        raise ValueError("mask: expected at least one True (real word)")
+    return ((scores.argmax(dim=2) == tags) & mask).sum().item() / mask.sum().item()
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """Indices grouped into batches of similar length (little padding), in a random order.
+
+    Sentences are sorted by length plus uniform noise in [0, 2), so batches differ from epoch to epoch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    keys = torch.tensor(lengths, dtype=torch.float) + 2 * torch.rand(len(lengths), generator=generator)
+    order = keys.argsort().tolist()
+    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
+
+
+class EpochBatches:
+    """Re-iterable training batches for :func:`lecture_utils.fit`: new length-sorted batches each epoch.
+
+    ``stop()`` makes later epochs empty: that is how early stopping ends a ``fit`` run.
+    """
+
+    def __init__(self, enc: Encoders, sentences: Sequence[Sentence], batch_size: int, seed: int = 0) -> None:
+        self.enc, self.sentences, self.batch_size = enc, sentences, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.stopped = False
+
+    def __len__(self) -> int:
+        return -(-len(self.sentences) // self.batch_size)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.stopped:
+            return
+        for idx in length_batches([len(w) for w, _ in self.sentences], self.batch_size, self.generator):
+            chosen = [self.sentences[i] for i in idx]
+            yield self.enc.batch([w for w, _ in chosen], [t for _, t in chosen])
+
+
+@torch.no_grad()
+def predict_tags(model: BiLSTMTagger, enc: Encoders, sentences: Sequence[Sequence[str]],
+                 batch_size: int = 256) -> list[list[str]]:
+    """The predicted tag of each word of each sentence, in the input order (leaves the model in eval mode)."""
+    model.eval()
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    predicted: list[list[str]] = [[] for _ in sentences]
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = enc.batch([sentences[i] for i in idx])
+        best = model(batch).argmax(dim=2)  # (B, T)
+        for row, i in enumerate(idx):
+            predicted[i] = [enc.tags.itos[j] for j in best[row, : len(sentences[i])].tolist()]
+    return predicted
+
+
+def accuracy(gold: Sequence[Sentence], predicted: Sequence[Sequence[str]]) -> float:
+    """Share of words whose predicted tag equals the gold one (all sentences together)."""
+    pairs = _aligned(gold, predicted)
+    return sum(g == p for _, g, p in pairs) / len(pairs)
+
+
+def _aligned(gold: Sequence[Sentence], predicted: Sequence[Sequence[str]]) -> list[tuple[str, str, str]]:
+    if len(gold) != len(predicted) or any(len(g[0]) != len(p) for g, p in zip(gold, predicted, strict=True)):
+        raise ValueError("predicted: expected one tag per word of each gold sentence")
+    if not gold:
+        raise ValueError("gold: expected at least one sentence")
+    return [
+        (w, g, p)
+        for (words, tags), pred in zip(gold, predicted, strict=True)
+        for w, g, p in zip(words, tags, pred, strict=True)
+    ]
+
+
+def training_words(train: Sequence[Sentence]) -> set[str]:
+    """Every lower-cased word form of the training sentences (what "in vocabulary" means for OOV)."""
+    return {word_key(w) for words, _ in train for w in words}
+
+
+def evaluate_tags(gold: Sequence[Sentence], predicted: Sequence[Sequence[str]], known: set[str]
+                  ) -> dict[str, float]:
+    """Accuracy on all words, on out-of-vocabulary ones (lower-cased form not in ``known``, see
+    :func:`training_words`) and the share of such words."""
+    pairs = _aligned(gold, predicted)
+    oov = [(g, p) for w, g, p in pairs if word_key(w) not in known]
+    return {
+        "accuracy": sum(g == p for _, g, p in pairs) / len(pairs),
+        "oov_accuracy": sum(g == p for g, p in oov) / len(oov) if oov else float("nan"),
+        "oov_share": len(oov) / len(pairs),
+    }
+
+
+class MostFrequentTag:
+    """The baseline: each training word form gets its most frequent training tag (exact form, then
+    lower case); an unseen word gets the most frequent tag overall."""
+
+    def __init__(self, train: Sequence[Sentence]) -> None:
+        if not train:
+            raise ValueError("train: expected a non-empty list of (words, tags) sentences")
+        exact: dict[str, Counter[str]] = {}
+        lower: dict[str, Counter[str]] = {}
+        for words, tags in train:
+            for w, t in zip(words, tags, strict=True):
+                exact.setdefault(w, Counter())[t] += 1
+                lower.setdefault(word_key(w), Counter())[t] += 1
+        self.exact = {w: c.most_common(1)[0][0] for w, c in exact.items()}
+        self.lower = {w: c.most_common(1)[0][0] for w, c in lower.items()}
+        self.default = Counter(t for _, tags in train for t in tags).most_common(1)[0][0]
+
+    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """The baseline's tag for every word of every sentence."""
+        return [[self.exact.get(w) or self.lower.get(word_key(w), self.default) for w in s]
+                for s in sentences]
+
+
+def confusion_counts(gold: Sequence[Sentence], predicted: Sequence[Sequence[str]], tags: Sequence[str]
+                     ) -> torch.Tensor:
+    """``(n_tags, n_tags)`` counts: row = gold tag, column = predicted tag, in the order of ``tags``."""
+    index = {t: i for i, t in enumerate(tags)}
+    counts = torch.zeros(len(tags), len(tags), dtype=torch.long)
+    for _, g, p in _aligned(gold, predicted):
+        counts[index[g], index[p]] += 1
+    return counts
+
+
+def common_errors(gold: Sequence[Sentence], predicted: Sequence[Sequence[str]], top: int = 8,
+                  examples: int = 4) -> list[tuple[str, str, int, list[str]]]:
+    """The ``top`` most frequent (gold, predicted) confusions with their count and example words."""
+    errors: dict[tuple[str, str], Counter[str]] = {}
+    for w, g, p in _aligned(gold, predicted):
+        if g != p:
+            errors.setdefault((g, p), Counter())[w] += 1
+    ranked = sorted(errors.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:top]
+    return [(g, p, sum(c.values()), [w for w, _ in c.most_common(examples)]) for (g, p), c in ranked]
+
+
+@dataclass
+class TrainConfig:
+    """Training settings of :func:`train_tagger` (the model's sizes are :class:`BiLSTMTagger`'s)."""
+
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    final_lr_fraction: float = 0.1
+    patience: int = 3
+    dropout: float = 0.4
+    hidden: int = 128
+    char_filters: int = 100
+    seed: int = 0
+
+
+TAGGER_CONFIGS = {
+    "en": TrainConfig(epochs=12, dropout=0.4),
+    "ru": TrainConfig(epochs=25, dropout=0.5),
+}
+"""The settings the notebook and ``benchmarks/bench_pos.py`` use for English-EWT and Russian-Taiga."""
+
+
+def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentence],
+                 config: TrainConfig | None = None, *, desc: str = "train", progress: bool = True
+                 ) -> tuple[BiLSTMTagger, History]:
+    """Train a :class:`BiLSTMTagger` with Adam and a linearly decaying learning rate.
+
+    Dev accuracy is measured after each epoch (``dev_accuracy`` in the history); the weights of the
+    best epoch are restored at the end, and training stops after ``patience`` epochs without a new best.
+    """
+    config = config or TrainConfig()
+    if not dev:
+        raise ValueError("dev: expected a non-empty list of (words, tags) sentences")
+    torch.manual_seed(config.seed)
+    model = BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), hidden=config.hidden,
+                         char_filters=config.char_filters, dropout=config.dropout)
+    batches = EpochBatches(enc, train, config.batch_size, seed=config.seed)
+    total = config.epochs * len(batches)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    floor = config.final_lr_fraction
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - (1 - floor) * min(s / total, 1))
+    dev_words = [w for w, _ in dev]
+    best = {"accuracy": -1.0, "state": copy.deepcopy(model.state_dict()), "waited": 0}
+
+    def step_loss(batch: Batch) -> torch.Tensor:
+        model.train()
+        scores = model(batch)  # (B, T, n_tags)
+        return F.cross_entropy(scores[batch.mask], batch.tags[batch.mask])
+
+    def evaluate() -> dict[str, float]:
+        if batches.stopped:  # fit still calls this after the (now empty) remaining epochs
+            return {"dev_accuracy": best["accuracy"]}
+        score = accuracy(dev, predict_tags(model, enc, dev_words, batch_size=512))
+        if score > best["accuracy"]:
+            best.update(accuracy=score, state=copy.deepcopy(model.state_dict()), waited=0)
+        else:
+            best["waited"] += 1
+            if best["waited"] >= config.patience:
+                batches.stop()
+        return {"dev_accuracy": score}
+
+    history = fit(step_loss, batches, optimizer, epochs=config.epochs, scheduler=scheduler,
+                  evaluate=evaluate, desc=desc, progress=progress)
+    # Drop the repeated rows of the empty epochs after an early stop.
+    evals = history.evals
+    history.evals = [r for i, r in enumerate(evals) if i == 0 or r["step"] != evals[i - 1]["step"]]
+    model.load_state_dict(best["state"])
+    model.eval()
+    return model, history
+
+
+_TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-.]\w+)*|[^\w\s]", re.IGNORECASE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split raw text into words roughly as UD does (punctuation apart, English ``n't``/``'s`` apart)."""
+    if not isinstance(text, str):
+        raise ValueError(f"text: expected a str, got {type(text).__name__}")
+    return _TOKEN.findall(text)
+
+
+def tag_text(model: BiLSTMTagger, enc: Encoders, text: str) -> list[tuple[str, str]]:
+    """``[(word, tag), ...]`` for a raw sentence (empty for text without words)."""
+    words = tokenize(text)
+    return list(zip(words, predict_tags(model, enc, [words])[0], strict=True)) if words else []
