@@ -288,3 +288,89 @@ def plot_error_by_step(
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_free_run(
+    truth: torch.Tensor | np.ndarray,
+    prediction: torch.Tensor | np.ndarray,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    mark: int | None = None,
+) -> Axes:
+    """A generated (free-running) series against the true continuation, both of shape ``(time,)`` or
+    ``(time, 1)``, with their difference underneath in light red; ``mark`` draws a vertical line there."""
+    arrays = []
+    for name, values in (("truth", truth), ("prediction", prediction)):
+        array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise ValueError(f"{name}: expected shape (time,) or (time, 1), got {array.shape}")
+        arrays.append(array)
+    if arrays[0].shape != arrays[1].shape:
+        shapes = f"{arrays[0].shape} and {arrays[1].shape}"
+        raise ValueError(f"truth and prediction: expected the same length, got {shapes}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3))
+    steps = np.arange(1, len(arrays[0]) + 1)
+    ax.plot(steps, arrays[0], color="black", linewidth=1.5, label="truth")
+    ax.plot(steps, arrays[1], color="tab:orange", linewidth=1.2, linestyle="--", label="free run")
+    ax.fill_between(steps, arrays[0], arrays[1], color="tab:red", alpha=0.2, label="error")
+    if mark is not None:
+        ax.axvline(mark, color="gray", linestyle=":", linewidth=1)
+    ax.set_xlabel("steps after the end of the teacher signal")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_gradient_norms(
+    norms: Mapping[str, torch.Tensor], *, ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """``||dL/dh_t||`` against the step ``t`` on a log scale, one line per label (each a ``(time,)`` tensor).
+
+    The loss sits at the last step, so the right end is where the error signal starts and the left end
+    is how much of it reaches the first step: a falling line is a vanishing gradient, a rising one explodes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in norms.items():
+        if not isinstance(values, torch.Tensor) or values.dim() != 1:
+            raise ValueError(f"norms[{label!r}]: expected a 1-D tensor (time,), got {getattr(values, 'shape', values)}")
+        ax.plot(values.detach().cpu().clamp_min(1e-30).numpy(), label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("step t (the loss is at the last step)")
+    ax.set_ylabel("||dL/dh_t||")
+    ax.grid(alpha=0.3)
+    if len(norms) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_eigenvalues(
+    matrices: Mapping[str, torch.Tensor], *, ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """The eigenvalues of square matrices in the complex plane, with the unit circle (spectral radius 1)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    angle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(angle), np.sin(angle), color="black", lw=0.8, label="|λ| = 1")
+    for label, matrix in matrices.items():
+        if not isinstance(matrix, torch.Tensor) or matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"matrices[{label!r}]: expected a square tensor (n, n), got "
+                             f"{tuple(getattr(matrix, 'shape', ()))}")
+        eig = torch.linalg.eigvals(matrix.detach().cpu().double()).numpy()
+        ax.scatter(eig.real, eig.imag, s=8, alpha=0.7, label=label)
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re λ")
+    ax.set_ylabel("Im λ")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -83,3 +83,73 @@ def text_tagger(taggers: dict, *, examples: dict | None = None):
     text.observe(update, names="value")
     update()
     return ipywidgets.VBox([language, text, shown])
+
+
+def esn_free_run_explorer(
+    series: torch.Tensor, *, train: int, horizon: int = 300, units: int = 300, **esn_kwargs
+):
+    """Sliders for the spectral radius, leak rate and input scaling; each change refits an echo-state
+    network on ``series[:train + 1]`` ``(time, 1)`` and plots its free run against the truth.
+
+    The work is :func:`lecture_utils.models.esn.fit_and_free_run` (a fraction of a second for a few
+    hundred units); ``esn_kwargs`` fixes the other hyperparameters (bias, ridge, seed...).
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    from lecture_utils.models.esn import fit_and_free_run, nrmse
+    from lecture_utils.plots import plot_free_run
+
+    if not 0 < horizon <= series.shape[0] - train - 1:
+        raise ValueError(f"horizon: expected 0 < horizon <= {series.shape[0] - train - 1}, got {horizon!r}")
+    truth = series[train + 1 : train + 1 + horizon]  # (horizon, 1)
+
+    def show(spectral_radius: float, leak_rate: float, input_scaling: float) -> None:
+        knobs = {"spectral_radius": spectral_radius, "leak_rate": leak_rate, "input_scaling": input_scaling}
+        free = fit_and_free_run(series, train=train, horizon=horizon, units=units, **knobs, **esn_kwargs)
+        error = nrmse(free, truth) if bool(torch.isfinite(free).all()) else float("inf")
+        plot_free_run(truth, free, title=f"free run, NRMSE over {horizon} steps = {error:.3g}")
+        plt.show()
+
+    def slider(value: float, low: float, high: float, step: float, name: str):
+        return ipywidgets.FloatSlider(value=value, min=low, max=high, step=step, description=name,
+                                      continuous_update=False, style={"description_width": "initial"})
+
+    return ipywidgets.interactive(
+        show,
+        spectral_radius=slider(1.1, 0.1, 2.0, 0.05, "spectral radius"),
+        leak_rate=slider(1.0, 0.05, 1.0, 0.05, "leak rate"),
+        input_scaling=slider(0.5, 0.05, 2.0, 0.05, "input scaling"),
+    )
+
+
+def spectral_radius_slider(inputs: torch.Tensor, *, hidden_size: int = 64, seed: int = 0):
+    """A slider over the spectral radius ``r`` of a tanh RNN's recurrent matrix (orthogonal, scaled by ``r``).
+
+    Each move rebuilds ``nn.RNN`` with ``W_hh = r * Q`` and redraws
+    :func:`lecture_utils.plots.plot_gradient_norms` for ``inputs`` ``(batch, time, features)``: below
+    about 1 the error signal fades towards the first step, above it grows.
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+    from torch import nn
+
+    from lecture_utils.checks import expect_tensor
+    from lecture_utils.gradients import gradient_norms_through_time
+    from lecture_utils.plots import plot_gradient_norms
+
+    expect_tensor(inputs, "inputs", (None, None, None), "(batch, time, features)")
+
+    def show(radius: float) -> None:
+        torch.manual_seed(seed)
+        layer = nn.RNN(inputs.shape[2], hidden_size, batch_first=True)
+        with torch.no_grad():
+            nn.init.orthogonal_(layer.weight_hh_l0)
+            layer.weight_hh_l0.mul_(radius)
+        norms = gradient_norms_through_time(layer, inputs, lambda h: h.sum(-1).mean())
+        plot_gradient_norms({f"r = {radius:.2f}": norms}, title="tanh RNN, W_hh = r * orthogonal")
+        plt.show()
+
+    slider = ipywidgets.FloatSlider(value=1.0, min=0.5, max=2.0, step=0.05, description="r",
+                                    continuous_update=False)
+    return ipywidgets.interactive(show, radius=slider)

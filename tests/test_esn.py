@@ -228,3 +228,22 @@ def test_fit_and_free_run(series):
     assert nrmse(free[:40], series[1001:1041]) < 0.05
     with pytest.raises(ValueError, match="train"):
         fit_and_free_run(series, train=50, horizon=10, units=20)
+
+
+def test_plot_free_run_and_widget(series):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecture_utils.plots import plot_free_run
+    from lecture_utils.widgets import esn_free_run_explorer
+
+    ax = plot_free_run(series[:50], series[1:51], mark=10, title="t")
+    assert len(ax.lines) == 3  # truth, free run, the mark
+    with pytest.raises(ValueError, match="same length"):
+        plot_free_run(series[:50], series[:40])
+    with pytest.raises(ValueError, match=r"\(time,\) or \(time, 1\)"):
+        plot_free_run(torch.zeros(5, 2), torch.zeros(5, 2))
+    widget = esn_free_run_explorer(series, train=600, horizon=50, units=50, seed=0)
+    assert [c.description for c in widget.children[:3]] == ["spectral radius", "leak rate", "input scaling"]
+    with pytest.raises(ValueError, match="horizon"):
+        esn_free_run_explorer(series, train=1300, horizon=500)
