@@ -143,3 +143,23 @@ def test_tokenize_and_tag_text():
     assert tg.tag_text(model, enc, "   ") == []
     with pytest.raises(ValueError, match="str"):
         tg.tokenize(None)
+
+
+def test_tagging_widget_shows_the_tags_of_the_typed_text():
+    from lecture_utils.widgets import tagged_html, text_tagger
+
+    assert tagged_html([("a<b", "X")]).count("a&lt;b") == 1 and "<b style" in tagged_html([("a", "X")])
+    assert tagged_html([]) == "<i>no words</i>"
+    with pytest.raises(ValueError, match="word, tag"):
+        tagged_html(["word"])
+    fake = {"upper": lambda text: [(w, w.upper()) for w in text.split()],
+            "len": lambda text: [(text, str(len(text)))]}
+    box = text_tagger(fake, examples={"upper": "a b", "len": "abc"})
+    language, text, shown = box.children
+    assert "A</b>" in shown.value and "B</b>" in shown.value
+    text.value = "zed"
+    assert "ZED</b>" in shown.value
+    language.value = "len"  # switching the language loads its example sentence
+    assert text.value == "abc" and ">3</b>" in shown.value
+    with pytest.raises(ValueError, match="taggers"):
+        text_tagger({})
