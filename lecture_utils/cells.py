@@ -2,8 +2,9 @@
 
 Each cell keeps ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh`` with the same shapes and gate
 order as ``nn.RNNCell`` / ``nn.LSTMCell`` (i, f, g, o) / ``nn.GRUCell`` (r, z, n), so
-``cell.load_state_dict(torch_cell.state_dict())`` gives both the same weights. As in the lecture, the
-input is concatenated with the previous state and multiplied by one matrix ``[W_ih | W_hh]``.
+``cell.load_state_dict(torch_cell.state_dict())`` gives both the same weights. As in the lecture, the RNN
+and LSTM cells concatenate the input with the previous state and multiply by one matrix ``[W_ih | W_hh]``;
+the GRU keeps the two products apart, because its reset gate scales only the state's part.
 
 Shapes: ``x`` is ``(batch, input_size)``, states are ``(batch, hidden_size)``; :func:`unroll` takes
 ``(batch, time, input_size)``.
@@ -26,7 +27,7 @@ class _ScratchCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        if input_size < 1 or hidden_size < 1:
+        if not all(isinstance(n, int) and n >= 1 for n in (input_size, hidden_size)):
             raise ValueError(
                 f"input_size and hidden_size: expected positive ints, got {input_size}, {hidden_size}"
             )

@@ -140,6 +140,8 @@ def test_lstm_state_checks():
 def test_constructor_rejects_non_positive_sizes():
     with pytest.raises(ValueError, match="expected positive ints, got 0, 4"):
         ScratchRNNCell(0, 4)
+    with pytest.raises(ValueError, match="expected positive ints, got 3, 2.5"):
+        ScratchLSTMCell(3, 2.5)
 
 
 @pytest.mark.parametrize("kind", PAIRS)
