@@ -339,7 +339,8 @@ def plot_gradient_norms(
         _, ax = plt.subplots(figsize=(6, 3.5))
     for label, values in norms.items():
         if not isinstance(values, torch.Tensor) or values.dim() != 1:
-            raise ValueError(f"norms[{label!r}]: expected a 1-D tensor (time,), got {getattr(values, 'shape', values)}")
+            got = getattr(values, "shape", values)
+            raise ValueError(f"norms[{label!r}]: expected a 1-D tensor (time,), got {got}")
         ax.plot(values.detach().cpu().clamp_min(1e-30).numpy(), label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step t (the loss is at the last step)")
