@@ -14,6 +14,7 @@ puts back whatever the submission replaced and prints what it restored, so the g
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 from collections.abc import Callable
 
@@ -113,6 +114,27 @@ _SHELL_METHODS = ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "sh
                   "_showtraceback", "showsyntaxerror", "transform_cell")
 # IPython's output history, and the input functions ipykernel rebinds for every cell it runs
 _IGNORED_BUILTINS = {"_", "__", "___", "input", "raw_input", "getpass"}
+# Code from these folders is a library's, not the submission's (cells compile to files in a temp folder).
+_LIBRARY_ROOTS = tuple(sorted({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix,
+                                                                        os.path.dirname(__file__))}))
+
+
+def _library_code(value: object) -> bool:
+    """True for a Python function (or method) whose code lives in an installed library or in this package."""
+    code = getattr(getattr(value, "__func__", value), "__code__", None)
+    return code is not None and os.path.realpath(code.co_filename).startswith(_LIBRARY_ROOTS)
+
+
+def _library_wrapper(new: object, old: object) -> bool:
+    """True when a library replaced ``old`` by its own wrapper of it (as ``torch._dynamo`` does)."""
+    inner = new
+    for _ in range(8):
+        inner = getattr(inner, "__wrapped__", None)
+        if inner is old:
+            return _library_code(new)
+        if inner is None:
+            return False
+    return False
 
 
 class Guard:
@@ -139,9 +161,14 @@ class Guard:
         current = self._vars(target)
         changed = []
         for name, value in saved.items():
-            if current.get(name, saved) is not value:
-                setter(name, value)
-                changed.append(f"{label}.{name}")
+            now = current.get(name, saved)
+            if now is value or (label == "builtins" and name in _IGNORED_BUILTINS):
+                continue
+            if now is not saved and _library_wrapper(now, value):
+                saved[name] = now  # a library's own wrapper: the new normal
+                continue
+            setter(name, value)
+            changed.append(f"{label}.{name}")
         return changed
 
     def _restore(self) -> list[str]:
@@ -150,9 +177,7 @@ class Guard:
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
                 changed.append(f"sys.modules[{name!r}]")
-            saved = {k: v for k, v in self._module_dicts[name].items()
-                     if not (name == "builtins" and k in _IGNORED_BUILTINS)}
-            changed += self._restore_namespace(name, module, saved,
+            changed += self._restore_namespace(name, module, self._module_dicts[name],
                                                lambda k, v, m=module: self._vars(m).__setitem__(k, v))
         for cls, saved in self._class_dicts.items():
             changed += self._restore_namespace(cls.__name__, cls, saved,
@@ -168,8 +193,11 @@ class Guard:
                 hooks[:] = saved_list
                 changed.append(f"IPython {name}")
         for name, callbacks in self._shell.events.callbacks.items():
-            if callbacks != self._events.get(name, []):
-                callbacks[:] = self._events.get(name, [])
+            # libraries register and unregister callbacks (matplotlib's inline backend): only added
+            # callbacks defined by the submission are removed
+            added = [cb for cb in callbacks if cb not in self._events.get(name, []) and not _library_code(cb)]
+            if added:
+                callbacks[:] = [cb for cb in callbacks if cb not in added]
                 changed.append(f"IPython event {name}")
         if self._shell.custom_exceptions != self._custom_exceptions:
             self._shell.set_custom_exc((), None)

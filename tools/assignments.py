@@ -200,6 +200,8 @@ def _write_outputs(out: Path, notebooks: dict, tasks: list[Task], results: list[
             row[exercise.name] = f"{result['points'][exercise.test_id]:g}"
         row["score"] = f"{sum(result['points'].values()):g}"
         row["max_score"] = f"{sum(e.points for e in exercises(reference)):g}"
+        row["seconds"] = f"{result.get('seconds', 0.0):.1f}"
+        row["cpu_seconds"] = f"{result.get('cpu_seconds', 0.0):.1f}"
         row["report"] = "; ".join(result["report"])
         rows.append(row)
         if "feedback_html" in result:
@@ -209,7 +211,8 @@ def _write_outputs(out: Path, notebooks: dict, tasks: list[Task], results: list[
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=["student", "notebook", "file", "status", *columns, "score",
-                                               "max_score", "report"])
+                                               "max_score", "seconds", "cpu_seconds",
+                                               "report"])
         writer.writeheader()
         writer.writerows(rows)
     return rows
@@ -231,11 +234,12 @@ def summary(rows: list[dict], skipped: list[str], *, level: str, seconds: float,
             if problems and problems != ["not submitted"]:
                 lines.append(f"  {r['notebook']}: " + "; ".join(problems))
     lines += [f"skipped {s}" for s in skipped]
-    per_student = seconds / len(students) * jobs if students else 0.0
-    mode = "fast" if fast else "full"
+    count = max(len(students), 1)
+    per_student = sum(float(r["seconds"]) for r in rows) / count
+    cpu = sum(float(r["cpu_seconds"]) for r in rows) / count
     lines.append(f"graded {len(rows)} notebook(s) of {len(students)} student(s) in {seconds:.1f} s "
-                 f"({jobs} job(s), ~{per_student:.1f} s of one core per student, {mode} mode); "
-                 f"kernel isolation: {level}")
+                 f"({jobs} job(s) in parallel, {'fast' if fast else 'full'} mode); per student on average "
+                 f"{per_student:.1f} s of grading, {cpu:.1f} s of CPU; kernel isolation: {level}")
     if level != "namespaces":
         lines.append("warning: kernels are not fully sandboxed here (see docs/instructors.md)")
     return "\n".join(lines)

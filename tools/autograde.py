@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import resource
 import secrets
 import shutil
 import subprocess
@@ -49,6 +50,10 @@ __grading_guard__ = _grading_module.install_guard()
 del _grading_module
 __grading_guard__.check("{nonce}")"""
 CHECK_GUARD = '__grading_guard__.check("{nonce}")'
+# the kernel's CPU time, for the grading-time report (informational: the submission could fake it)
+CPU_CLOCK = """import resource as _resource
+_usage = _resource.getrusage(_resource.RUSAGE_SELF)
+print("[grading cpu {nonce}]", _usage.ru_utime + _usage.ru_stime)"""
 GUARD_LINE = "[grading guard {nonce}] "
 MARKER_LINE = "[grading marker {nonce}]"
 ROLE = "grading_role"  # metadata key for the cells the grader adds
@@ -155,6 +160,8 @@ def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
             plan.nonces[len(cells)] = marker
             new.source = new.source.rstrip() + f'\nprint("{MARKER_LINE.format(nonce=marker)}")'
         cells.append(new)
+    plan.nonces[len(cells)] = nonce = secrets.token_hex(8)
+    cells.append(_grader_cell(CPU_CLOCK.format(nonce=nonce), "clock"))
     for grade_id, original in protected.items():
         if grade_id not in seen:
             kind, detail = ("test", "scored 0") if is_test(original) else ("locked", "not run")
@@ -192,6 +199,8 @@ async def execute(plan: Plan, *, cell_timeout: float, level: str, hidden: list[P
             plan.notebook, km=km, timeout=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
             startup_timeout=max(60, cell_timeout), resources={"metadata": {"path": str(scratch)}},
             on_cell_executed=on_executed, shutdown_kernel="immediate",
+            # the grader's first cell imports torch: on a busy machine that alone can take a while
+            timeout_func=lambda cell: max(cell_timeout, 300) if cell.metadata.get(ROLE) else cell_timeout,
         )
         quiet = subprocess.DEVNULL
         async with client.async_setup_kernel(env=sandbox.kernel_env(scratch, fast=fast), cwd=str(scratch),
@@ -272,7 +281,10 @@ def score(reference: NotebookNode, plan: Plan, run: Execution, cell_timeout: flo
             points[exercise.test_id] = exercise.points
     for test_id, reason in failures.items():
         report.append(f"{test_id.removesuffix('_tests')} failed: {reason}")
-    return {"points": points, "report": report, "failures": failures}
+    clock = len(cells) - 1
+    reading = _stdout(cells[clock]).split(f"[grading cpu {plan.nonces[clock]}]")
+    kernel_cpu = float(reading[1].split()[0]) if len(reading) == 2 else 0.0
+    return {"points": points, "report": report, "failures": failures, "kernel_cpu_seconds": kernel_cpu}
 
 
 def feedback_notebook(reference: NotebookNode, plan: Plan, result: dict, title: str) -> NotebookNode:
@@ -318,6 +330,8 @@ def grade_notebook(request: dict) -> dict:
     feedback = feedback_notebook(reference, plan, result, request["title"])
     result["feedback_html"] = HTMLExporter().from_notebook_node(feedback)[0]
     result["seconds"] = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = result.pop("kernel_cpu_seconds") + usage.ru_utime + usage.ru_stime
     return result
 
 
