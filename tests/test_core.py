@@ -19,7 +19,7 @@ from lecture_utils.plots import heatmap, plot_history
 def draw() -> tuple[float, float, torch.Tensor]:
     import random
 
-    return random.random(), float(np.random.rand()), torch.randn(3)
+    return random.random(), float(np.random.rand())  # noqa: NPY002, torch.randn(3)
 
 
 def test_seed_everything_makes_python_numpy_and_torch_repeatable():
