@@ -75,18 +75,14 @@ def one_step(units: int, series: np.ndarray) -> dict[str, float]:
         rows["rp_s"].append(time.process_time() - start)
         rp_pred = model.run(u_test)
         rows["rp_nrmse"].append(nrmse(rp_pred, y_test))
-        rows["rp_sr"].append(
-            abs(spectral_radius(torch.from_numpy(reservoir.W.toarray())) - SHARED["spectral_radius"])
-        )
+        rows["rp_sr"].append(abs(spectral_radius(torch.from_numpy(reservoir.W.toarray())) - SHARED["spectral_radius"]))
 
         ours = EchoStateNetwork(1, units, seed=seed, **SHARED)
         start = time.process_time()
         ours.fit(torch.from_numpy(u_train).float(), torch.from_numpy(y_train).float(), washout=WASHOUT)
         rows["ours_s"].append(time.process_time() - start)
         rows["ours_nrmse"].append(nrmse(ours.predict(torch.from_numpy(u_test).float()), y_test))
-        rows["ours_sr"].append(
-            abs(spectral_radius(ours.w) - SHARED["spectral_radius"])
-        )  # the float32 CSR in use
+        rows["ours_sr"].append(abs(spectral_radius(ours.w) - SHARED["spectral_radius"]))  # the float32 CSR in use
 
         bias = np.broadcast_to(np.asarray(reservoir.bias, dtype=np.float64), (units,))
         same = EchoStateNetwork(

@@ -61,9 +61,7 @@ def test_ridge_readout_equals_least_squares():
     design = torch.cat(
         [
             torch.cat([x, torch.ones(200, 1, dtype=torch.float64)], 1),
-            torch.cat(
-                [ridge**0.5 * torch.eye(30, dtype=torch.float64), torch.zeros(30, 1, dtype=torch.float64)], 1
-            ),
+            torch.cat([ridge**0.5 * torch.eye(30, dtype=torch.float64), torch.zeros(30, 1, dtype=torch.float64)], 1),
         ]
     )
     target = torch.cat([y, torch.zeros(30, 2, dtype=torch.float64)])
@@ -146,9 +144,7 @@ def test_bad_inputs_and_order(series):
     with pytest.raises(ValueError, match=r"time=50"):
         esn.fit(torch.zeros(50, 1), torch.zeros(40, 1))
     with pytest.raises(ValueError, match="input_size == output_size"):
-        EchoStateNetwork(2, 20, output_size=1).fit(
-            torch.zeros(50, 2), torch.zeros(50, 1), washout=10
-        ).generate(5)
+        EchoStateNetwork(2, 20, output_size=1).fit(torch.zeros(50, 2), torch.zeros(50, 1), washout=10).generate(5)
 
 
 def test_same_weights_as_reservoirpy(series):
@@ -198,9 +194,7 @@ def test_memory_capacity_bound_and_ring_reservoir():
         seed=0,
     )
     ring = 0.8 * torch.roll(torch.eye(units, dtype=torch.float64), 1, 0)  # a cycle: nearly linear memory
-    esn = EchoStateNetwork(
-        1, units, leak_rate=1.0, ridge=1e-14, dtype=torch.float64, weights=(ring, *base[1:])
-    )
+    esn = EchoStateNetwork(1, units, leak_rate=1.0, ridge=1e-14, dtype=torch.float64, weights=(ring, *base[1:]))
     capacity = memory_capacity(esn, max_delay=2 * units, steps=3000)
     assert capacity.shape == (2 * units,) and np.all((capacity >= 0) & (capacity <= 1))
     assert 0.8 * units < capacity.sum() <= units + 0.5  # close to the bound N, never (much) above it

@@ -45,9 +45,7 @@ def mackey_glass(
     if n_samples < 1:
         raise ValueError(f"n_samples: expected a positive int, got {n_samples!r}")
     if h <= 0 or subsample < 1 or transient < 0:
-        raise ValueError(
-            f"expected h > 0, subsample >= 1, transient >= 0; got {h!r}, {subsample!r}, {transient!r}"
-        )
+        raise ValueError(f"expected h > 0, subsample >= 1, transient >= 0; got {h!r}, {subsample!r}, {transient!r}")
     delay = round(tau / h)
     if delay < 2 or abs(delay * h - tau) > 1e-9 * tau:
         raise ValueError(f"tau / h: expected a whole number of steps >= 2, got tau={tau!r}, h={h!r}")
@@ -82,9 +80,7 @@ def narma10(n_samples: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     last ten inputs and outputs, which makes it a test of memory and nonlinearity together.
     """
     if n_samples < 11:
-        raise ValueError(
-            f"n_samples: expected an int >= 11 (the recursion looks 10 steps back), got {n_samples!r}"
-        )
+        raise ValueError(f"n_samples: expected an int >= 11 (the recursion looks 10 steps back), got {n_samples!r}")
     u = np.random.default_rng(seed).uniform(0.0, 0.5, size=n_samples)
     y = np.zeros(n_samples)
     for t in range(9, n_samples - 1):

@@ -44,9 +44,7 @@ def spectral_radius(weights: torch.Tensor) -> float:
     return float(torch.linalg.eigvals(dense.double()).abs().max())
 
 
-def ridge_readout(
-    states: torch.Tensor, targets: torch.Tensor, ridge: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+def ridge_readout(states: torch.Tensor, targets: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Closed-form ridge regression with an unpenalised bias, solved in float64.
 
     Minimises ``||targets - states @ W_out.T - b_out||^2 + ridge * ||W_out||^2`` over ``W_out``
@@ -74,9 +72,7 @@ def nrmse(prediction: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarr
 
     0 is perfect; 1 is what always predicting the target's mean scores.
     """
-    p = np.asarray(
-        prediction.detach().cpu() if isinstance(prediction, torch.Tensor) else prediction, np.float64
-    )
+    p = np.asarray(prediction.detach().cpu() if isinstance(prediction, torch.Tensor) else prediction, np.float64)
     t = np.asarray(target.detach().cpu() if isinstance(target, torch.Tensor) else target, np.float64)
     if p.shape != t.shape:
         raise ValueError(f"prediction and target: expected the same shape, got {p.shape} and {t.shape}")
@@ -168,19 +164,13 @@ class EchoStateNetwork:
                 seed=seed,
             )
         w, w_in, bias, w_fb = (
-            a.detach().double().clone()
-            if isinstance(a, torch.Tensor)
-            else torch.tensor(np.asarray(a, np.float64))
+            a.detach().double().clone() if isinstance(a, torch.Tensor) else torch.tensor(np.asarray(a, np.float64))
             for a in weights
         )
         expect_tensor(w, "weights[0] (W)", (units, units), f"(units={units}, units={units})")
-        expect_tensor(
-            w_in, "weights[1] (W_in)", (units, input_size), f"(units={units}, input_size={input_size})"
-        )
+        expect_tensor(w_in, "weights[1] (W_in)", (units, input_size), f"(units={units}, input_size={input_size})")
         expect_tensor(bias, "weights[2] (bias)", (units,), f"(units={units},)")
-        expect_tensor(
-            w_fb, "weights[3] (W_fb)", (units, output_size), f"(units={units}, output_size={output_size})"
-        )
+        expect_tensor(w_fb, "weights[3] (W_fb)", (units, output_size), f"(units={units}, output_size={output_size})")
         self.w_dense = w  # (units, units), float64: kept to check the spectral radius
         # (units, units): sparse CSR with int32 indices, or dense up to DENSE_UP_TO units (faster there)
         self.w = w.to(dtype) if units <= DENSE_UP_TO else self._csr(w.to(dtype))
@@ -211,9 +201,7 @@ class EchoStateNetwork:
         w *= torch.rand(units, units, generator=g, dtype=torch.float64) < connectivity
         radius = torch.linalg.eigvals(w).abs().max().item()  # all eigenvalues: exact, unlike ARPACK's
         if radius == 0:
-            raise ValueError(
-                "the random reservoir is nilpotent (spectral radius 0): raise connectivity or units"
-            )
+            raise ValueError("the random reservoir is nilpotent (spectral radius 0): raise connectivity or units")
         w *= spectral_radius / radius
         w_in = _signs(g, units, input_size, input_connectivity, input_scaling)
         bias = _signs(g, units, 1, 1.0, bias_scaling).squeeze(1)
@@ -249,9 +237,7 @@ class EchoStateNetwork:
         expect_tensor(inputs, "inputs", (None, self.input_size), f"(time, input_size={self.input_size})")
         return inputs.to(self.dtype)
 
-    def run(
-        self, inputs: torch.Tensor, *, feedback: torch.Tensor | None = None, noise: float = 0.0
-    ) -> torch.Tensor:
+    def run(self, inputs: torch.Tensor, *, feedback: torch.Tensor | None = None, noise: float = 0.0) -> torch.Tensor:
         """Drive the reservoir with ``inputs`` ``(time, input_size)`` from :attr:`state`: ``(time, units)``.
 
         ``feedback`` ``(time, output_size)`` is the output fed back at each step (the teacher's
@@ -262,21 +248,16 @@ class EchoStateNetwork:
         drive = torch.addmm(self.bias, inputs, self.w_in.T)  # (time, units): input + bias, all steps at once
         if self.has_feedback:
             if feedback is None:
-                raise ValueError(
-                    "feedback: this network has output feedback; pass (time, output_size) values"
-                )
+                raise ValueError("feedback: this network has output feedback; pass (time, output_size) values")
             expect_tensor(feedback, "feedback", (steps, self.output_size), f"(time={steps}, output_size)")
             drive.addmm_(feedback.to(self.dtype), self.w_fb.T)
         if noise > 0:
-            drive += noise * (
-                2 * torch.rand(steps, self.units, generator=self._noise_gen, dtype=self.dtype) - 1
-            )
+            drive += noise * (2 * torch.rand(steps, self.units, generator=self._noise_gen, dtype=self.dtype) - 1)
         states = torch.empty(steps, self.units, dtype=self.dtype)  # (time, units), preallocated
         pre = torch.empty(self.units, dtype=self.dtype)
         x = self.state
-        for drive_t, out in zip(
-            drive.unbind(0), states.unbind(0), strict=True
-        ):  # unbind: all row views at once
+        # unbind makes all the row views in one call, cheaper than indexing drive[t] and states[t]
+        for drive_t, out in zip(drive.unbind(0), states.unbind(0), strict=True):
             torch.addmv(drive_t, self.w, x, out=pre)  # W x(t-1) + W_in u(t) + b (+ W_fb y(t-1))
             pre.tanh_()
             torch.lerp(x, pre, self.leak_rate, out=out)  # (1 - a) x(t-1) + a tanh(...)
@@ -325,9 +306,7 @@ class EchoStateNetwork:
         feedback = None
         if self.has_feedback:
             if teacher is None:
-                raise ValueError(
-                    "teacher: this network has output feedback; pass the true outputs (time, output_size)"
-                )
+                raise ValueError("teacher: this network has output feedback; pass the true outputs (time, output_size)")
             feedback = torch.cat([self.last_output[None], teacher.to(self.dtype)[:-1]])
         outputs = self.readout(self.run(inputs, feedback=feedback))
         if outputs.shape[0]:
@@ -389,9 +368,7 @@ def free_run_errors(
     errors = np.empty((len(starts), horizon))
     for i, s in enumerate(starts):
         esn.reset()
-        esn.predict(
-            series[s - warmup : s], teacher=series[s - warmup + 1 : s + 1] if esn.has_feedback else None
-        )
+        esn.predict(series[s - warmup : s], teacher=series[s - warmup + 1 : s + 1] if esn.has_feedback else None)
         free = esn.generate(horizon, first_input=series[s])  # (horizon, 1)
         errors[i] = ((free - series[s + 1 : s + 1 + horizon]).abs().double().squeeze(1) / scale).numpy()
     return errors
@@ -426,16 +403,12 @@ def memory_capacity(
     if esn.input_size != 1 or esn.has_feedback:
         raise ValueError("esn: expected one input and no output feedback")
     if max_delay < 1 or steps <= 2 * (washout + max_delay):
-        raise ValueError(
-            f"expected max_delay >= 1 and steps > 2 * (washout + max_delay), got {max_delay}, {steps}"
-        )
+        raise ValueError(f"expected max_delay >= 1 and steps > 2 * (washout + max_delay), got {max_delay}, {steps}")
     u = torch.from_numpy(np.random.default_rng(seed).uniform(-1, 1, steps + max_delay))  # (time,)
     esn.reset()
     states = esn.run(u[:, None])[max_delay + washout :]  # (samples, units)
     # targets[t, k - 1] = u(t - k) for the state at time t
-    targets = torch.stack(
-        [u[max_delay + washout - k : steps + max_delay - k] for k in range(1, max_delay + 1)], 1
-    )
+    targets = torch.stack([u[max_delay + washout - k : steps + max_delay - k] for k in range(1, max_delay + 1)], 1)
     half = states.shape[0] // 2
     w_out, b_out = ridge_readout(states[:half], targets[:half], esn.ridge)
     outputs = (states[half:].double() @ w_out.T + b_out).numpy()  # (samples - half, max_delay)
