@@ -153,3 +153,37 @@ def spectral_radius_slider(inputs: torch.Tensor, *, hidden_size: int = 64, seed:
     slider = ipywidgets.FloatSlider(value=1.0, min=0.5, max=2.0, step=0.05, description="r",
                                     continuous_update=False)
     return ipywidgets.interactive(show, radius=slider)
+
+
+def numeral_translator(translate, *, initial: str = "2026"):
+    """A text box: type digits, see the model's Russian words and its attention over the digits.
+
+    ``translate(text)`` returns ``(words, attention (steps, digits), digits)`` like
+    :func:`lecture_utils.models.seq2seq.translate`; a ``ValueError`` it raises (empty input, letters,
+    too many digits) is shown as a message instead of a plot.
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    from lecture_utils.plots import heatmap
+
+    box = ipywidgets.Text(value=initial, description="Число:", continuous_update=False)
+    out = ipywidgets.Output()
+
+    def redraw(_=None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            try:
+                words, attention, digits = translate(box.value)
+            except ValueError as error:
+                print(f"Ошибка ввода: {error}")
+                return
+            print(" ".join(words))
+            _, ax = plt.subplots(figsize=(1.5 + 0.45 * len(digits), 1.2 + 0.35 * attention.shape[0]))
+            labels = [*words, "<eos>"][: attention.shape[0]]
+            heatmap(attention, xlabels=list(digits), ylabels=labels, ax=ax, title="attention", vmin=0, vmax=1)
+            plt.show()
+
+    box.observe(redraw, names="value")
+    redraw()
+    return ipywidgets.VBox([box, out])

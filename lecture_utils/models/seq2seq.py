@@ -500,11 +500,9 @@ def train_regime(
 METRICS = ("exact_match", "token_accuracy", "teacher_forced_accuracy")
 
 
-def results_table(runs: list[RegimeRun]):
-    """One row per run and checkpoint: regime, seed, step, and test/long metrics (a pandas DataFrame)."""
-    import pandas as pd
-
-    rows = [
+def results_table(runs: list[RegimeRun]) -> list[dict[str, float | str]]:
+    """One row per run and checkpoint: regime, seed, step, train_seconds and test/long metrics."""
+    return [
         {
             "regime": run.regime.name,
             "seed": run.seed,
@@ -515,15 +513,38 @@ def results_table(runs: list[RegimeRun]):
         for run in runs
         for step, results in run.checkpoints.items()
     ]
-    return pd.DataFrame(rows)
 
 
-def seed_summary(table, column: str, step: int):
-    """Mean, min, max and spread (max - min over seeds) of ``column`` per regime at ``step``."""
-    at = table[table["step"] == step].groupby("regime", sort=False)[column]
-    summary = at.agg(["mean", "min", "max"])
-    summary["spread"] = summary["max"] - summary["min"]
+def seed_values(table: list[dict], regime: str, column: str, step: int) -> list[float]:
+    """The per-seed values of ``column`` for ``regime`` at ``step`` (rows of :func:`results_table`)."""
+    if table and column not in table[0]:
+        raise ValueError(f"column: expected one of {sorted(table[0])}, got {column!r}")
+    return [float(row[column]) for row in table if row["regime"] == regime and row["step"] == step]
+
+
+def seed_summary(table: list[dict], column: str, step: int) -> dict[str, dict[str, float]]:
+    """Per regime (in table order): mean, min, max and spread (max - min over seeds) of ``column`` at ``step``."""
+    summary = {}
+    for regime in dict.fromkeys(row["regime"] for row in table):
+        values = seed_values(table, regime, column, step)
+        if values:
+            summary[regime] = {
+                "mean": sum(values) / len(values),
+                "min": min(values),
+                "max": max(values),
+                "spread": max(values) - min(values),
+            }
     return summary
+
+
+def format_summary(summary: dict[str, dict[str, float]]) -> str:
+    """:func:`seed_summary` as an aligned text table with 3 decimals."""
+    lines = [f"{'regime':<20}{'mean':>8}{'min':>8}{'max':>8}{'spread':>8}"]
+    lines += [
+        f"{regime:<20}" + "".join(f"{row[k]:>8.3f}" for k in ("mean", "min", "max", "spread"))
+        for regime, row in summary.items()
+    ]
+    return "\n".join(lines)
 
 
 def separated(a, b) -> bool:

@@ -1,0 +1,127 @@
+"""The Russian numeral generator: hand-checked cases, agreement, splits, batching and input validation."""
+
+import numpy as np
+import pytest
+import torch
+
+from lecture_utils.data.numerals import (
+    MAX_NUMBER,
+    SOURCE_VOCAB,
+    TARGET_VOCAB,
+    make_batch,
+    make_splits,
+    number_to_words,
+    parse_number_text,
+    target_words,
+)
+
+KNOWN = {
+    0: "ноль",
+    1: "один",
+    2: "два",
+    10: "десять",
+    11: "одиннадцать",
+    14: "четырнадцать",
+    19: "девятнадцать",
+    20: "двадцать",
+    21: "двадцать один",
+    40: "сорок",
+    90: "девяносто",
+    100: "сто",
+    101: "сто один",
+    112: "сто двенадцать",
+    200: "двести",
+    345: "триста сорок пять",
+    999: "девятьсот девяносто девять",
+    1_000: "одна тысяча",
+    1_001: "одна тысяча один",
+    2_000: "две тысячи",
+    2_026: "две тысячи двадцать шесть",
+    4_000: "четыре тысячи",
+    5_000: "пять тысяч",
+    11_000: "одиннадцать тысяч",
+    12_000: "двенадцать тысяч",
+    21_000: "двадцать одна тысяча",
+    22_000: "двадцать две тысячи",
+    25_000: "двадцать пять тысяч",
+    111_000: "сто одиннадцать тысяч",
+    101_000: "сто одна тысяча",
+    1_000_000: "один миллион",
+    2_000_000: "два миллиона",
+    5_000_000: "пять миллионов",
+    11_000_000: "одиннадцать миллионов",
+    21_000_000: "двадцать один миллион",
+    23_000_000: "двадцать три миллиона",
+    1_000_000_000: "один миллиард",
+    3_000_000_000: "три миллиарда",
+    12_000_000_000: "двенадцать миллиардов",
+    1_001_001_001: "один миллиард один миллион одна тысяча один",
+    2_002_002_002: "два миллиарда два миллиона две тысячи два",
+    1_000_000_001: "один миллиард один",
+    MAX_NUMBER: "девятьсот девяносто девять миллиардов девятьсот девяносто девять миллионов "
+    "девятьсот девяносто девять тысяч девятьсот девяносто девять",
+}
+
+
+@pytest.mark.parametrize(("n", "words"), KNOWN.items())
+def test_known_cases(n, words):
+    assert " ".join(number_to_words(n)) == words
+
+
+def test_every_word_is_in_the_vocabulary():
+    rng = np.random.default_rng(0)
+    vocab = set(target_words())
+    for n in rng.integers(0, MAX_NUMBER, size=2000).tolist():
+        assert set(number_to_words(n)) <= vocab
+
+
+@pytest.mark.parametrize("bad", [-1, MAX_NUMBER + 1, 1.5, "12", True])
+def test_number_to_words_rejects_bad_input(bad):
+    with pytest.raises(ValueError, match="expected an int"):
+        number_to_words(bad)
+
+
+def test_splits_are_deterministic_and_disjoint():
+    a = make_splits(500, 50, 100, 80, max_train_words=9, seed=3)
+    b = make_splits(500, 50, 100, 80, max_train_words=9, seed=3)
+    c = make_splits(500, 50, 100, 80, max_train_words=9, seed=4)
+    for name in ("train", "val", "test", "long"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.train, c.train)
+    parts = [set(a.train.tolist()), set(a.val.tolist()), set(a.test.tolist()), set(a.long.tolist())]
+    assert [len(p) for p in parts] == [500, 50, 100, 80]
+    assert len(set().union(*parts)) == sum(map(len, parts))
+    assert max(len(number_to_words(int(n))) for n in a.train) <= 9
+    assert min(len(number_to_words(int(n))) for n in a.long) >= 10
+
+
+def test_make_splits_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="positive"):
+        make_splits(0, 1, 1, 1)
+    with pytest.raises(ValueError, match="max_train_words"):
+        make_splits(1, 1, 1, 1, max_train_words=15)
+
+
+def test_batch_padding_and_eos():
+    batch = make_batch([7, 2_026])
+    assert batch.src.shape == (2, 4) and batch.src_lengths.tolist() == [1, 4]
+    assert batch.src[0, 1:].tolist() == [SOURCE_VOCAB.pad] * 3
+    assert TARGET_VOCAB.decode(batch.tgt[1]) == ["две", "тысячи", "двадцать", "шесть"]
+    assert batch.tgt[0].tolist()[:2] == [TARGET_VOCAB.stoi["семь"], TARGET_VOCAB.eos]
+    assert batch.tgt[0, 2:].eq(TARGET_VOCAB.pad).all()
+    assert isinstance(batch.tgt, torch.Tensor) and batch.tgt.dtype == torch.long
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "empty"), ("   ", "empty"), ("12a", "only the digits"), ("0012", "leading zeros"),
+     ("1" * 13, "at most 12"), (12, "expected a str")],
+)
+def test_parse_number_text_rejects_bad_input(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_number_text(text)
+
+
+def test_parse_number_text_accepts_spaces_and_zero():
+    assert parse_number_text("2 026") == "2026"
+    assert parse_number_text("0") == "0"

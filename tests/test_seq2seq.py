@@ -1,0 +1,186 @@
+"""The seq2seq model: masking, greedy decoding with EOS and max length, regimes, training and translation."""
+
+import math
+
+import pytest
+import torch
+
+from lecture_utils.data.numerals import TARGET_VOCAB, make_batch, make_splits
+from lecture_utils.models.seq2seq import (
+    EOS,
+    PAD,
+    BehaviourDiscriminator,
+    ExperimentConfig,
+    Regime,
+    Seq2Seq,
+    choose_next_input,
+    decay_k_for_midpoint,
+    inverse_sigmoid_decay,
+    professor_forcing_loss,
+    results_table,
+    seed_summary,
+    separated,
+    sequence_loss,
+    standard_regimes,
+    train_regime,
+    translate,
+)
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return Seq2Seq(embed=8, hidden=16)
+
+
+def test_padding_does_not_change_the_loss(model):
+    alone = make_batch([2_026])
+    padded = make_batch([2_026, 123_456_789_012, 5])
+    loss_alone = sequence_loss(model(alone.src, alone.src_lengths, alone.tgt).logits, alone.tgt)
+    out = model(padded.src, padded.src_lengths, padded.tgt)
+    assert torch.allclose(sequence_loss(out.logits[:1], padded.tgt[:1]), loss_alone, atol=1e-6)
+
+
+def test_padded_targets_are_ignored():
+    logits = torch.randn(2, 4, 6)
+    tgt = torch.tensor([[3, 4, EOS, PAD], [5, 3, 4, EOS]])
+    noisy = logits.clone()
+    noisy[0, 3] = torch.randn(6) * 100  # a padded position
+    assert torch.allclose(sequence_loss(logits, tgt), sequence_loss(noisy, tgt))
+
+
+class ScriptedSeq2Seq(Seq2Seq):
+    """A model whose decoder emits a fixed script per example (to test the decoding loop)."""
+
+    def __init__(self, script):
+        super().__init__(embed=4, hidden=4)
+        self.script, self.t = script, 0
+
+    def step(self, prev, h, feed, memory, mask):
+        logits = torch.full((prev.shape[0], self.tgt_vocab), -5.0)
+        logits[torch.arange(prev.shape[0]), self.script[:, min(self.t, self.script.shape[1] - 1)]] = 5.0
+        self.t += 1
+        return logits, h, feed, torch.ones(prev.shape[0], memory.shape[1]) / memory.shape[1]
+
+
+def test_greedy_decoding_stops_at_eos_and_pads_after_it():
+    script = torch.tensor([[5, 6, EOS, 7, 7], [4, EOS, 7, 7, 7]])
+    fake = ScriptedSeq2Seq(script)
+    batch = make_batch([12, 3])
+    tokens, attention = fake.greedy_decode(batch.src, batch.src_lengths, max_len=10)
+    assert tokens.tolist() == [[5, 6, EOS], [4, EOS, PAD]]
+    assert attention.shape == (2, 3, 2)
+    assert fake.t == 3  # the loop stopped once both had emitted <eos>
+
+
+def test_greedy_decoding_respects_max_len():
+    fake = ScriptedSeq2Seq(torch.tensor([[5, 6, 7, 8, 9, 10, 11]]))
+    batch = make_batch([12])
+    tokens, _ = fake.greedy_decode(batch.src, batch.src_lengths, max_len=4)
+    assert tokens.shape == (1, 4)
+    with pytest.raises(ValueError, match="max_len"):
+        fake.greedy_decode(batch.src, batch.src_lengths, max_len=0)
+
+
+def test_attention_ignores_padding(model):
+    batch = make_batch([7, 123_456])
+    out = model(batch.src, batch.src_lengths, batch.tgt)
+    assert out.attention.shape == (2, batch.tgt.shape[1], 6)
+    assert torch.all(out.attention[0, :, 1:] == 0)
+    assert torch.allclose(out.attention.sum(-1), torch.ones(2, batch.tgt.shape[1]))
+
+
+def test_bad_tensors_give_clear_errors(model):
+    batch = make_batch([12, 345])
+    with pytest.raises(ValueError, match="src"):
+        model.encode(batch.src.float(), batch.src_lengths)
+    with pytest.raises(ValueError, match="src_lengths"):
+        model.encode(batch.src, torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="ids in"):
+        model.encode(batch.src + 50, batch.src_lengths)
+    with pytest.raises(ValueError, match="tgt"):
+        model(batch.src, batch.src_lengths, batch.tgt[:1])
+
+
+@pytest.mark.parametrize("text", ["", "1x", "0123", "1" * 13])
+def test_translate_rejects_bad_input(model, text):
+    with pytest.raises(ValueError, match="text"):
+        translate(model, text)
+
+
+def test_translate_returns_words_and_attention(model):
+    words, attention, digits = translate(model, "2 026")
+    assert digits == "2026"
+    assert all(w in TARGET_VOCAB.stoi for w in words)
+    assert attention.shape[1] == 4 and attention.shape[0] in (len(words), len(words) + 1)
+
+
+def test_choose_next_input():
+    true, pred = torch.zeros(10_000, dtype=torch.long), torch.ones(10_000, dtype=torch.long)
+    assert torch.equal(choose_next_input(true, pred, 1.0, None), true)
+    assert torch.equal(choose_next_input(true, pred, 0.0, None), pred)
+    share = (choose_next_input(true, pred, 0.3, torch.Generator().manual_seed(0)) == 0).float().mean()
+    assert abs(share.item() - 0.3) < 0.02
+    with pytest.raises(ValueError, match="teacher_prob"):
+        choose_next_input(true, pred, 1.5, None)
+    with pytest.raises(ValueError, match="same shape"):
+        choose_next_input(true, pred[:5], 0.5, None)
+
+
+def test_inverse_sigmoid_decay_and_midpoint():
+    k = decay_k_for_midpoint(300)
+    assert math.isclose(k * math.log(k), 300, rel_tol=1e-6)
+    assert math.isclose(inverse_sigmoid_decay(300, k), 0.5, rel_tol=1e-6)
+    assert inverse_sigmoid_decay(0, k) > 0.95 and inverse_sigmoid_decay(1200, k) < 0.01
+    with pytest.raises(ValueError):
+        inverse_sigmoid_decay(0, 0.5)
+
+
+def test_regimes():
+    names = [r.name for r in standard_regimes(400)]
+    assert names == ["teacher_forcing", "free_running", "fixed_ratio", "scheduled_sampling", "professor_forcing"]
+    with pytest.raises(ValueError, match="kind"):
+        Regime("x", "bogus")
+    with pytest.raises(ValueError, match="multiple"):
+        ExperimentConfig(steps=10, eval_every=3)
+
+
+def test_professor_forcing_updates_discriminator_and_returns_a_loss(model):
+    disc = BehaviourDiscriminator(16, size=8)
+    opt = torch.optim.SGD(disc.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in disc.parameters()]
+    loss = professor_forcing_loss(model, disc, opt, make_batch([12, 2_026, 7]), adversarial_weight=0.5)
+    loss.backward()
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    assert any(not torch.equal(p, b) for p, b in zip(disc.parameters(), before, strict=True))
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad and p is not None)
+
+
+def test_discriminator_reads_each_sequence_to_its_length():
+    disc = BehaviourDiscriminator(4, size=8)
+    states = torch.randn(2, 5, 4)
+    noisy = states.clone()
+    noisy[0, 3:] = 100.0  # past the first sequence's length
+    lengths = torch.tensor([3, 5])
+    assert torch.allclose(disc(states, lengths)[0], disc(noisy, lengths)[0])
+
+
+def test_training_learns_and_is_deterministic():
+    splits = make_splits(800, 1, 100, 50, seed=0)
+    config = ExperimentConfig(embed=16, hidden=32, steps=60, eval_every=30)
+    sets = {"test": splits.test, "long": splits.long}
+    regime = Regime("teacher_forcing", "ratio", 1.0)
+    a = train_regime(regime, splits.train, sets, config, seed=0, progress=False)
+    b = train_regime(regime, splits.train, sets, config, seed=0, progress=False)
+    assert sorted(a.checkpoints) == [30, 60]
+    assert a.history.steps[-1]["loss"] < 0.8 * a.history.steps[0]["loss"]
+    assert a.history.steps[-1]["loss"] == b.history.steps[-1]["loss"]
+    table = results_table([a])
+    assert {row["step"] for row in table} == {30, 60}
+    summary = seed_summary(table + results_table([b]), "test_token_accuracy", 60)
+    assert summary["teacher_forcing"]["spread"] == 0.0
+
+
+def test_separated():
+    assert separated([0.9, 0.95], [0.5, 0.6])
+    assert not separated([0.9, 0.5], [0.6, 0.7])
