@@ -16,7 +16,7 @@ export LECTURE_DATA_DIR
 # Small models: one torch thread per process, idle threads do not spin (see README, "Speed").
 RUN_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE PATH="$(BIN):$$PATH"
 
-.PHONY: venv lab test execute bench lint release grade lock clean
+.PHONY: venv lab test test-gpu execute bench lint release grade lock clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,19 @@ test: $(STAMP)
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		tests notebooks
 
+# On a machine with a CUDA GPU (instructors; see docs/colab.md): every notebook in full size with its GPU
+# configuration (CONFIG reads DEVICE), checked with --nbval-lax: only cells marked `# NBVAL_CHECK_OUTPUT`
+# (device-independent results) are compared, every cell must run without an error. Prints each
+# notebook's time. GPU_PYTHON=/path/to/python uses another interpreter with a CUDA torch and the dev extras.
+GPU_PYTHON ?=
+test-gpu: $(if $(GPU_PYTHON),,$(STAMP))
+	@py="$(or $(GPU_PYTHON),$(BIN)/python)"; \
+	$$py -c "import sys, torch; sys.exit(None if torch.cuda.is_available() else 'test-gpu: torch sees no CUDA device')" || exit 1; \
+	status=0; for nb in $(NB); do start=$$(date +%s); \
+		$(RUN_ENV) LECTURE_FAST=0 PYTHONPATH="$(CURDIR)" $$py -m pytest -q --nbval-lax --nbval-current-env \
+			--nbval-sanitize-with tests/nbval_sanitize.cfg "$$nb" || status=1; \
+		echo "test-gpu: $$nb: $$(( $$(date +%s) - start )) s"; done; exit $$status
+
 execute: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m tools.execute_notebooks $(NB)
 
@@ -44,6 +57,14 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lecture_utils tests benchmarks tools notebooks
+
+# Graded assignments (docs/instructors.md): student versions into build/release/; grades of
+# SUBMISSIONS=<dir> (one folder per student) into build/grades.csv and build/feedback/.
+release: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m tools.assignments release
+
+grade: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m tools.assignments grade "$(SUBMISSIONS)" --jobs $(JOBS)
 
 lock:
 	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
