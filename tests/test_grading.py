@@ -1,0 +1,321 @@
+"""The graded-assignment pipeline (``make release``, ``make grade``) end to end, and its assertions.
+
+- The grading helpers: right answers pass, wrong ones fail, also after a monkeypatch in the same process.
+- ``release``: nbgrader's student versions, byte-identical from run to run, no solutions or hidden tests.
+- The fixture assignment (tests/grading/source, two small notebooks) graded for 20 students, copies of
+  the prepared submissions in tests/grading/submissions (partial, infinite loop, exception, edited and
+  deleted test cells, renamed/missing notebook, monkeypatching, error swallowing, escape attempts) plus
+  the reference and the blank release: exact points per exercise, the report in the CSV and in the
+  printed summary, no lost or duplicated rows, no student's submission changing another's grade.
+- Every numbered notebook in notebooks/, graded in fast mode: the reference scores full marks and the
+  blank release exactly zero.
+"""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import html
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from lecture_utils import grading
+from tools import sandbox
+from tools.assignments import release
+from tools.autograde import exercises, plan_grading
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "grading"
+COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+FIXTURE_CELL_TIMEOUT = 15
+N1, N2 = "01_fixture.ipynb", "02_fixture.ipynb"
+ALL_RIGHT = {N1: {"fx01_square": 2, "fx01_unit_norm": 2, "fx01_sorted_unique": 1},
+             N2: {"fx02_clip": 1, "fx02_relu": 1}}
+ZERO = {N1: dict.fromkeys(ALL_RIGHT[N1], 0), N2: dict.fromkeys(ALL_RIGHT[N2], 0)}
+
+# case -> notebook -> (points per exercise, phrases the report must contain, status)
+EXPECTED = {
+    "reference": {N1: (ALL_RIGHT[N1], []), N2: (ALL_RIGHT[N2], [])},
+    "blank": {N1: (ZERO[N1], ["fx01_square failed: NotImplementedError: Exercise not solved yet"]),
+              N2: (ZERO[N2], ["fx02_relu failed: NotImplementedError"])},
+    "partial": {N1: ({**ZERO[N1], "fx01_square": 2},
+                     ["fx01_unit_norm failed: GradingError: unit_norm([3, 4])"]),
+                N2: ({**ZERO[N2], "fx02_clip": 1}, ["fx02_relu failed: NotImplementedError"])},
+    "infinite_loop": {N1: ({**ALL_RIGHT[N1], "fx01_square": 0},
+                           [f"fx01_square_tests timed out after {FIXTURE_CELL_TIMEOUT} s (interrupted)",
+                            "fx01_square failed: KeyboardInterrupt"]),
+                      N2: (ALL_RIGHT[N2], [])},
+    "stubborn_loop": {N1: ({**ALL_RIGHT[N1], "fx01_sorted_unique": 0},
+                           ["stopped the kernel", "fx01_sorted_unique failed: not run"]),
+                      N2: (ALL_RIGHT[N2], [])},
+    "exception": {N1: ({**ALL_RIGHT[N1], "fx01_unit_norm": 0},
+                       ["fx01_unit_norm failed: ValueError: norm is zero"]),
+                  N2: (ALL_RIGHT[N2], [])},
+    "edited_test": {N1: ({**ALL_RIGHT[N1], "fx01_square": 0},
+                         ["test cell fx01_square_tests was edited: the original ran",
+                          "fx01_square failed: GradingError: square([1, -2, 3])"]),
+                    N2: (ALL_RIGHT[N2], [])},
+    "deleted_test": {N1: ({**ALL_RIGHT[N1], "fx01_unit_norm": 0},
+                          ["test cell fx01_unit_norm_tests was deleted: scored 0"]),
+                     N2: (ALL_RIGHT[N2], [])},
+    "renamed": {N1: (ALL_RIGHT[N1], ["graded 01_fixture (copy).ipynb as 01_fixture.ipynb (file renamed)"]),
+                N2: (ZERO[N2], ["not submitted"])},
+    "monkeypatch": {N1: (ZERO[N1], ["the submission replaced builtins.sorted, numpy.testing.assert_allclose, "
+                                    "torch.allclose, torch.testing.assert_close, "
+                                    "lecture_utils.grading.assert_close, lecture_utils.grading.assert_true, "
+                                    "assert_close, assert_true (restored before the tests)"]),
+                    N2: (ALL_RIGHT[N2], [])},
+    "swallow_errors": {N1: (ALL_RIGHT[N1], []),
+                       N2: (ZERO[N2], ["IPython custom exception handler", "IPython shell.showtraceback",
+                                       "fx02_clip failed: GradingError: clip([-3, 0.5, 2], 1)",
+                                       "fx02_relu_tests: the grader's check before it did not run"])},
+    "escape": {N1: (ALL_RIGHT[N1], []), N2: (ALL_RIGHT[N2], [])},
+}
+CASES = list(EXPECTED)
+STUDENTS = {f"s{i:02d}_{CASES[i % len(CASES)]}": CASES[i % len(CASES)] for i in range(20)}
+
+
+def grade_cli(submissions: Path, source: Path, out: Path, *args: str) -> str:
+    """Run the same command ``make grade`` runs; return what it printed."""
+    command = [sys.executable, "-m", "tools.assignments", "grade", str(submissions), "--source", str(source),
+               "--out", str(out), "--jobs", "2", *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def read_rows(out: Path) -> list[dict]:
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# ------------------------------------------------------------------------------- helpers, no kernel
+
+def test_assert_close_passes_and_fails_with_what_differs() -> None:
+    grading.assert_close(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-7]), "v")
+    grading.assert_close([0.5, 1.5], np.array([0.5, 1.5]), "list against array")
+    with pytest.raises(grading.GradingError, match=r"v: expected shape \(2,\), got \(3,\)"):
+        grading.assert_close(torch.zeros(3), torch.zeros(2), "v")
+    with pytest.raises(grading.GradingError, match="v: expected a torch.Tensor, got list"):
+        grading.assert_close([0.0, 0.0], torch.zeros(2), "v")
+    with pytest.raises(grading.GradingError, match="values differ"):
+        grading.assert_close(torch.tensor([float("nan")]), torch.tensor([float("nan")]), "nan")
+    with pytest.raises(ValueError, match="atol: expected a non-negative number"):
+        grading.assert_close(torch.zeros(1), torch.zeros(1), "v", atol=-1.0)
+    with pytest.raises(ValueError, match="what: expected a non-empty str"):
+        grading.assert_close(torch.zeros(1), torch.zeros(1), "")
+
+
+def test_assert_true_accepts_only_true() -> None:
+    grading.assert_true(True, "bool")
+    grading.assert_true(np.bool_(True), "numpy bool")
+    grading.assert_true(torch.tensor(True), "one-element bool tensor")
+    for value in ([1], 1, torch.tensor([True, True]), torch.tensor(1.0), "yes", np.bool_(False)):
+        with pytest.raises(grading.GradingError, match="the claim"):
+            grading.assert_true(value, "the claim")
+
+
+def test_helpers_ignore_monkeypatching_and_tensor_subclasses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np, "asarray", lambda *a, **k: np.zeros(2))
+    with pytest.raises(grading.GradingError, match="values differ"):
+        grading.assert_close(torch.ones(2), torch.zeros(2), "patched")
+
+    class Liar(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return True
+
+    with pytest.raises(grading.GradingError, match="values differ"):
+        grading.assert_close(torch.ones(2).as_subclass(Liar), torch.zeros(2), "subclass")
+
+
+def test_guard_restores_patched_functions_and_hooks() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    guard = grading.Guard(shell)
+    original_allclose, original_sorted = torch.allclose, builtins.sorted
+    try:
+        torch.allclose = lambda *a, **k: True
+        builtins.sorted = lambda items: [1, 2, 3]
+        shell.input_transformers_cleanup.append(lambda lines: [])
+        shell.set_custom_exc((BaseException,), lambda *a, **k: None)
+        shell.user_ns["assert_close"] = lambda *a, **k: None
+        restored = guard._restore()
+    finally:
+        torch.allclose, builtins.sorted = original_allclose, original_sorted
+    assert torch.allclose is original_allclose and builtins.sorted is original_sorted
+    assert shell.user_ns["assert_close"] is grading.assert_close
+    assert {"torch.allclose", "builtins.sorted", "IPython input_transformers_cleanup",
+            "IPython custom exception handler", "assert_close"} <= set(restored)
+    assert guard._restore() == []
+    original_seed = torch.manual_seed
+    try:  # a library's own wrapper (torch._dynamo wraps torch.manual_seed on import) is not a patch
+        torch.manual_seed = torch._disable_dynamo(original_seed)
+        assert "torch.manual_seed" not in guard._restore()
+    finally:
+        torch.manual_seed = original_seed
+
+
+def test_plan_restores_test_cells_and_reports_edits_and_deletions() -> None:
+    reference = nbformat.read(FIXTURE / "source" / N1, as_version=4)
+    submission = nbformat.read(FIXTURE / "submissions" / "edited_test" / N1, as_version=4)
+    plan = plan_grading(reference, submission)
+    assert plan.report == ["test cell fx01_square_tests was edited: the original ran"]
+    test = plan.notebook.cells[plan.tests["fx01_square_tests"]]
+    assert "BEGIN HIDDEN TESTS" in test.source and "the test was too strict" not in test.source
+    deleted = nbformat.read(FIXTURE / "submissions" / "deleted_test" / N1, as_version=4)
+    assert plan_grading(reference, deleted).report == ["test cell fx01_unit_norm_tests was deleted: scored 0"]
+    assert [e.points for e in exercises(reference)] == [2, 2, 1]
+
+
+# ------------------------------------------------------------------------------------------ release
+
+def test_release_is_deterministic_and_keeps_solutions_private(tmp_path: Path) -> None:
+    first = release(FIXTURE / "source", tmp_path / "a")
+    second = release(FIXTURE / "source", tmp_path / "b")
+    assert [p.name for p in first] == [N1, N2]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        text = a.read_text(encoding="utf-8")
+        for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "clamp(-limit, limit)", "square(torch.zeros(2, 3))"):
+            assert secret not in text
+        nb = nbformat.read(a, as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+        stubs = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        assert stubs and all("raise NotImplementedError(\"Exercise not solved yet" in c.source for c in stubs)
+
+
+# ---------------------------------------------------------------------- 20 students on the fixture
+
+@pytest.fixture(scope="module")
+def fixture_grades(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str, Path]:
+    tmp = tmp_path_factory.mktemp("fixture")
+    blank = release(FIXTURE / "source", tmp / "release")
+    submissions = tmp / "submissions"
+    for student, case in STUDENTS.items():
+        target = submissions / student
+        if case == "reference":
+            shutil.copytree(FIXTURE / "source", target)
+        elif case == "blank":
+            target.mkdir(parents=True)
+            for path in blank:
+                shutil.copy(path, target / path.name)
+        else:
+            shutil.copytree(FIXTURE / "submissions" / case, target)
+    out = tmp / "out"
+    printed = grade_cli(submissions, FIXTURE / "source", out, "--cell-timeout", str(FIXTURE_CELL_TIMEOUT))
+    return read_rows(out), printed, out
+
+
+def test_every_student_and_notebook_has_exactly_one_row(fixture_grades: tuple) -> None:
+    rows, printed, _ = fixture_grades
+    pairs = [(r["student"], r["notebook"]) for r in rows]
+    assert sorted(pairs) == sorted((s, n) for s in STUDENTS for n in (N1, N2))
+    assert "graded 40 notebook(s) of 20 student(s)" in printed
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_case_scores_and_report(fixture_grades: tuple, case: str) -> None:
+    rows, printed, _ = fixture_grades
+    students = [s for s, c in STUDENTS.items() if c == case]
+    for student in students:
+        totals = {}
+        for notebook, (points, phrases) in EXPECTED[case].items():
+            row = next(r for r in rows if r["student"] == student and r["notebook"] == notebook)
+            assert {k: float(row[k]) for k in points} == points, (student, notebook, row["report"])
+            assert float(row["score"]) == sum(points.values())
+            for phrase in phrases:
+                assert phrase in row["report"], (student, notebook, row["report"])
+            if not phrases or case == "blank":
+                problems = [p for p in row["report"].split("; ") if p and " failed: " not in p]
+                assert problems == [], (student, notebook, row["report"])
+            totals[notebook] = row
+        head = f"{student}: {sum(float(r['score']) for r in totals.values()):g}/7 ("
+        lines = printed.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(head))
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")), len(lines))
+        block = lines[start + 1:end]
+        for notebook, (_, phrases) in EXPECTED[case].items():
+            problems = [p for p in phrases if " failed: " not in p and p != "not submitted"]
+            line = next((b for b in block if b.startswith(f"  {notebook}: ")), "")
+            assert all(p in line for p in problems), (student, notebook, block)
+            assert bool(line) == bool(problems), (student, notebook, block)
+
+
+def test_missing_and_renamed_notebooks_in_csv(fixture_grades: tuple) -> None:
+    rows, _, _ = fixture_grades
+    student = next(s for s, c in STUDENTS.items() if c == "renamed")
+    by_notebook = {r["notebook"]: r for r in rows if r["student"] == student}
+    assert by_notebook[N1]["file"] == "01_fixture (copy).ipynb" and by_notebook[N1]["status"] == "graded"
+    assert by_notebook[N2]["status"] == "missing" and by_notebook[N2]["report"] == "not submitted"
+
+
+def test_feedback_shows_scores_but_no_hidden_tests(fixture_grades: tuple) -> None:
+    _, _, out = fixture_grades
+    pages = sorted((out / "feedback").glob("*/*.html"))
+    assert len(pages) == 39  # 40 pairs, one notebook not submitted
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "Упражнение (exercise)" in text
+        for secret in ("HIDDEN TESTS", "square of zeros", "grading guard", "grading marker"):
+            assert secret not in text, (page, secret)
+
+
+@pytest.mark.skipif(sandbox.isolation_level() != "namespaces", reason="needs root and util-linux unshare")
+def test_escape_attempts_fail_and_change_no_other_grade(fixture_grades: tuple) -> None:
+    _, _, out = fixture_grades
+    assert not (ROOT / "build" / "escape-canary.txt").exists()
+    assert not (ROOT / "lecture_utils" / "escape_canary.py").exists()
+    for student in (s for s, c in STUDENTS.items() if c == "escape"):
+        text = html.unescape((out / "feedback" / student / "01_fixture.html").read_text(encoding="utf-8"))
+        for blocked in ("'escape-canary.txt': 'OSError'", "'escape_canary.py': 'OSError'",
+                        "\"other kernels' folders written\": 0", "'processes visible': 1",
+                        "'network': 'OSError'"):
+            assert blocked in text, blocked
+    # every other student's exact scores are asserted by test_case_scores_and_report
+
+
+# ----------------------------------------------------------------- the course notebooks, fast mode
+
+@pytest.fixture(scope="module")
+def course_grades(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    tmp = tmp_path_factory.mktemp("course")
+    source = tmp / "source"
+    source.mkdir()
+    for path in COURSE_NOTEBOOKS:
+        shutil.copy(path, source / path.name)
+    released = release(source, tmp / "build")
+    (tmp / "submissions" / "reference").mkdir(parents=True)
+    (tmp / "submissions" / "blank").mkdir()
+    for path in COURSE_NOTEBOOKS:
+        shutil.copy(path, tmp / "submissions" / "reference" / path.name)
+    for path in released:
+        shutil.copy(path, tmp / "submissions" / "blank" / path.name)
+    grade_cli(tmp / "submissions", source, tmp / "out", "--cell-timeout", "300")  # fast mode, the default
+    return read_rows(tmp / "out")
+
+
+@pytest.mark.parametrize("notebook", [p.name for p in COURSE_NOTEBOOKS])
+def test_reference_scores_full_marks_and_blank_release_zero(course_grades: list[dict], notebook: str) -> None:
+    reference = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    graded = exercises(reference)
+    assert len(graded) >= 2, f"{notebook}: expected at least two graded exercises"
+    prefix = f"nb{notebook[:2]}_"
+    assert all(e.test_id.startswith(prefix) for e in graded), [e.test_id for e in graded]
+    rows = {r["student"]: r for r in course_grades if r["notebook"] == notebook}
+    full = rows["reference"]
+    assert full["status"] == "graded" and full["score"] == full["max_score"], full["report"]
+    assert full["report"] == "", full["report"]
+    blank = rows["blank"]
+    assert blank["status"] == "graded" and float(blank["score"]) == 0, blank["report"]
+    problems = [p for p in blank["report"].split("; ") if " failed: " not in p]
+    assert problems == [], blank["report"]
