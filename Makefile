@@ -58,6 +58,14 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lecture_utils tests benchmarks tools notebooks
 
+# Graded assignments (docs/instructors.md): student versions into build/release/; grades of
+# SUBMISSIONS=<dir> (one folder per student) into build/grades.csv and build/feedback/.
+release: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m tools.assignments release
+
+grade: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m tools.assignments grade "$(SUBMISSIONS)" --jobs $(JOBS)
+
 lock:
 	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
 	build/lockvenv/bin/pip install --quiet -e '.[dev]' 'torch==2.13.0'
