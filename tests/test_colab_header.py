@@ -1,8 +1,8 @@
 """Every notebook's header (title, Colab badge, set-up cell) and kernel agree with pyproject.toml.
 
-The set-up cell is run here twice, as IPython would run it: once as on a laptop (it installs nothing)
-and once with a stand-in ``google.colab`` module (it installs the course package and only what Colab
-lacks, never torch).
+The set-up cell is run here twice, with a stand-in IPython shell: once as on a laptop (it installs
+nothing) and once with a stand-in ``google.colab`` module (it installs the course package and only what
+Colab lacks, never torch).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def run_setup_cell(monkeypatch, *, in_colab: bool) -> tuple[dict, list[tuple[str
     magics: list[tuple[str, str]] = []
     colab_calls: list[str] = []
     shell = types.SimpleNamespace(run_line_magic=lambda name, line: magics.append((name, line)))
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
     if in_colab:
         output = types.ModuleType("google.colab.output")
         output.enable_custom_widget_manager = lambda: colab_calls.append("enable_custom_widget_manager")
@@ -57,7 +58,7 @@ def run_setup_cell(monkeypatch, *, in_colab: bool) -> tuple[dict, list[tuple[str
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     code = TransformerManager().transform_cell(colab_header.setup_source())
-    namespace = {"get_ipython": lambda: shell}
+    namespace: dict = {}
     exec(compile(code, "<set-up cell>", "exec"), namespace)
     return namespace, magics, colab_calls
 
@@ -104,6 +105,12 @@ def test_write_adds_a_missing_badge_and_check_rejects_a_missing_title(tmp_path):
     untitled = write_notebook(tmp_path / "09_untitled.ipynb", "Demo\n" + colab_header.badge_line(bare),
                               colab_header.setup_source())
     assert any("title" in p for p in colab_header.header_problems(untitled))
+
+
+def test_setup_cell_is_plain_python_that_survives_jupytext():
+    source = colab_header.setup_source()
+    assert TransformerManager().transform_cell(source) == source + "\n", "no %magic lines: jupytext comments them"
+    ast.parse(source)
 
 
 def test_outside_colab_the_setup_cell_installs_nothing(monkeypatch, capsys):

@@ -4,10 +4,11 @@ Each notebook starts with a markdown cell (title, then the "Open in Colab" badge
 code cell below, identical in every notebook. ``--check`` (used by the tests) lists notebooks that
 disagree; ``--write`` rewrites them. Usage: ``python -m tools.colab_header --check|--write``.
 
-The set-up cell installs, only inside Colab, the course package from the repository at the release tag
-with ``--no-deps``, plus the few runtime dependencies Colab does not ship (``COLAB_INSTALLS``, with
-the floors of pyproject.toml). Everything else (``COLAB_SHIPS``: torch above all) stays Colab's own, so
-pip never downloads or replaces torch. Outside Colab the cell only seeds and picks the device.
+The set-up cell installs, only inside Colab (through the ``pip`` magic), the course package from the
+repository at the release tag with ``--no-deps``, plus the few runtime dependencies Colab does not
+ship (``COLAB_INSTALLS``, with the floors of pyproject.toml). Everything else (``COLAB_SHIPS``: torch
+above all) stays Colab's own, so pip never downloads or replaces torch. Outside Colab the cell only
+seeds and picks the device.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ SETUP_TEMPLATE = """\
 import sys
 
 if "google.colab" in sys.modules:
-    %{pip}
     from google.colab import output
+    from IPython import get_ipython
 
+    # `%pip install ...`, written as a call so that it survives jupytext round trips
+    get_ipython().run_line_magic("pip", {pip_args!r})
     output.enable_custom_widget_manager()  # sliders and progress bars as widgets
 
 import lecture_utils.grading  # noqa: F401  (graded tests' comparisons, captured before any student code)
@@ -89,17 +92,17 @@ def badge_line(notebook: Path) -> str:
             '<img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>')
 
 
-def pip_command() -> str:
-    """The command the set-up cell runs in Colab (as the ``%pip`` magic)."""
+def pip_arguments() -> str:
+    """What the set-up cell passes to the ``pip`` magic in Colab (``%pip <this>``)."""
     r = release()
     package = f"lecture-utils @ git+https://github.com/{r['repository']}@{r['release_tag']}"
     quoted = [f'"{spec}"' for spec in [package, *colab_installs()]]
-    return " ".join(["pip install --quiet --no-deps", *quoted])
+    return " ".join(["install --quiet --no-deps", *quoted])
 
 
 def setup_source() -> str:
     """The source of every notebook's set-up cell (cell 1)."""
-    return SETUP_TEMPLATE.format(ships=", ".join(COLAB_SHIPS), pip=pip_command())
+    return SETUP_TEMPLATE.format(ships=", ".join(COLAB_SHIPS), pip_args=pip_arguments())
 
 
 def header_problems(path: Path, *, fix: bool = False) -> list[str]:
