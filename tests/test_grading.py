@@ -179,6 +179,7 @@ def test_plan_restores_test_cells_and_reports_edits_and_deletions() -> None:
 
 # ------------------------------------------------------------------------------------------ release
 
+@pytest.mark.grading
 def test_release_is_deterministic_and_keeps_solutions_private(tmp_path: Path) -> None:
     first = release(FIXTURE / "source", tmp_path / "a")
     second = release(FIXTURE / "source", tmp_path / "b")
@@ -216,6 +217,7 @@ def fixture_grades(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict]
     return read_rows(out), printed, out
 
 
+@pytest.mark.grading
 def test_every_student_and_notebook_has_exactly_one_row(fixture_grades: tuple) -> None:
     rows, printed, _ = fixture_grades
     pairs = [(r["student"], r["notebook"]) for r in rows]
@@ -223,6 +225,7 @@ def test_every_student_and_notebook_has_exactly_one_row(fixture_grades: tuple) -
     assert "graded 40 notebook(s) of 20 student(s)" in printed
 
 
+@pytest.mark.grading
 @pytest.mark.parametrize("case", CASES)
 def test_case_scores_and_report(fixture_grades: tuple, case: str) -> None:
     rows, printed, _ = fixture_grades
@@ -251,6 +254,7 @@ def test_case_scores_and_report(fixture_grades: tuple, case: str) -> None:
             assert bool(line) == bool(problems), (student, notebook, block)
 
 
+@pytest.mark.grading
 def test_missing_and_renamed_notebooks_in_csv(fixture_grades: tuple) -> None:
     rows, _, _ = fixture_grades
     student = next(s for s, c in STUDENTS.items() if c == "renamed")
@@ -259,6 +263,7 @@ def test_missing_and_renamed_notebooks_in_csv(fixture_grades: tuple) -> None:
     assert by_notebook[N2]["status"] == "missing" and by_notebook[N2]["report"] == "not submitted"
 
 
+@pytest.mark.grading
 def test_feedback_shows_scores_but_no_hidden_tests(fixture_grades: tuple) -> None:
     _, _, out = fixture_grades
     pages = sorted((out / "feedback").glob("*/*.html"))
@@ -270,6 +275,7 @@ def test_feedback_shows_scores_but_no_hidden_tests(fixture_grades: tuple) -> Non
             assert secret not in text, (page, secret)
 
 
+@pytest.mark.grading
 @pytest.mark.skipif(sandbox.isolation_level() != "namespaces", reason="needs root and util-linux unshare")
 def test_escape_attempts_fail_and_change_no_other_grade(fixture_grades: tuple) -> None:
     _, _, out = fixture_grades
@@ -304,6 +310,7 @@ def course_grades(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     return read_rows(tmp / "out")
 
 
+@pytest.mark.grading
 @pytest.mark.parametrize("notebook", [p.name for p in COURSE_NOTEBOOKS])
 def test_reference_scores_full_marks_and_blank_release_zero(course_grades: list[dict], notebook: str) -> None:
     reference = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
