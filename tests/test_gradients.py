@@ -200,3 +200,27 @@ def test_gradient_norm_regulariser():
     assert w.grad is not None and w.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="grad_h"):
         gradient_norm_regulariser(h, g[:, :3], w)
+
+
+def test_gradient_plots_and_radius_slider():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_utils.plots import plot_eigenvalues, plot_gradient_norms
+    from lecture_utils.widgets import spectral_radius_slider
+
+    ax = plot_gradient_norms({"a": torch.tensor([1e-3, 1e-1, 1.0]), "b": torch.zeros(3)})
+    assert len(ax.lines) == 2 and ax.get_yscale() == "log"
+    ax = plot_eigenvalues({"rotation": torch.tensor([[0.0, -1.5], [1.5, 0.0]])})
+    assert ax.collections[0].get_offsets().shape == (2, 2)  # two eigenvalues plotted
+    with pytest.raises(ValueError, match="time"):
+        plot_gradient_norms({"a": torch.zeros(2, 3)})
+    with pytest.raises(ValueError, match="square"):
+        plot_eigenvalues({"a": torch.zeros(2, 3)})
+    widget = spectral_radius_slider(torch.randn(2, 5, 2), hidden_size=4)
+    assert widget.children[0].value == 1.0
+    with pytest.raises(ValueError, match="batch, time, features"):
+        spectral_radius_slider(torch.randn(5, 2))
+    plt.close("all")
