@@ -273,6 +273,18 @@ def move_slider(page, cell, name: str, index: int) -> None:
     page.wait_for_timeout(500)  # let a redrawn figure settle before the screenshot
 
 
+def kernel_cpu_seconds(lab: Lab) -> float:
+    """CPU time (user + system) of the kernels the server runs now: the current notebook's kernel."""
+    total = 0.0
+    for child in psutil.Process(lab.process.pid).children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def is_tqdm_widget(output: nbformat.NotebookNode) -> bool:
     data = output.get("data", {})
     return "application/vnd.jupyter.widget-view+json" in data and bool(TQDM_TEXT.search(data.get("text/plain", "")))
@@ -347,7 +359,8 @@ def test_notebook_runs_with_working_widgets_in_jupyterlab(lab, browser, timings,
         assert page.locator(POPUPS).count() == 0, f"{name}: a pop-up: {page.locator(POPUPS).all_inner_texts()}"
         timings[name] = {"load_s": round(loaded - started, 1), "run_all_s": round(ran - loaded, 1),
                          "widget_checks_s": round(time.monotonic() - ran, 1),
-                         "total_s": round(time.monotonic() - started, 1), "progress_bars": bars}
+                         "total_s": round(time.monotonic() - started, 1), "progress_bars": bars,
+                         "kernel_cpu_s": round(kernel_cpu_seconds(lab), 1)}
     except BaseException:
         page.screenshot(path=str(SCREENSHOTS / f"{name}-failure.png"), timeout=15_000)
         raise
