@@ -35,8 +35,6 @@ import pytest
 from jupyterlab.commands import get_app_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # tools/ is not installed; `python -m pytest` from the root finds it anyway
-    sys.path.insert(0, str(ROOT))
 from tools.execute_notebooks import KERNELSPEC
 from tools.jupyterlab_settings import OVERRIDES, write_overrides
 

@@ -21,8 +21,6 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # tools/ is not installed; `python -m pytest` from the root finds it anyway
-    sys.path.insert(0, str(ROOT))
 from tools import colab_header
 from tools.execute_notebooks import KERNELSPEC
 

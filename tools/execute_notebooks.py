@@ -1,8 +1,9 @@
 """Re-execute notebooks in place so that the committed outputs are what the code produces.
 
 Usage: ``python -m tools.execute_notebooks notebooks/01_*.ipynb ...``. Each notebook is first
-normalised (authoring metadata such as jupytext's removed, the ``python3`` kernel set), then run top to
-bottom on a fresh kernel from the ``notebooks/`` folder, and written back. Prints the wall time of each.
+normalised (its Colab header rewritten from pyproject.toml by ``tools.colab_header``, authoring metadata
+such as jupytext's removed, the ``python3`` kernel set), then run top to bottom on a fresh kernel from
+the ``notebooks/`` folder, and written back. Prints the wall time of each.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from tools.colab_header import header_problems
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (RNN lecture)", "language": "python"}
 CELL_TIMEOUT_SECONDS = 1800
@@ -33,6 +36,8 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def execute(path: Path) -> float:
     """Normalise and execute one notebook in place; return the seconds it took."""
+    if path.name[:2].isdigit():
+        header_problems(path, fix=True)
     nb = normalize(nbformat.read(path, as_version=4))
     start = time.perf_counter()
     client = NotebookClient(
