@@ -163,3 +163,17 @@ def test_tagging_widget_shows_the_tags_of_the_typed_text():
     assert text.value == "abc" and ">3</b>" in shown.value
     with pytest.raises(ValueError, match="taggers"):
         text_tagger({})
+
+
+def test_char_cnn_widths_and_padding():
+    cnn = tg.CharCNN(10, char_dim=4, filters=3, widths=(3, 5))
+    chars = torch.tensor([[2, 5, 6, 3, 0, 0], [2, 5, 6, 3, 0, 0]])  # (U=2, L=6), the same word twice
+    longer = torch.cat([chars, torch.zeros(2, 4, dtype=torch.long)], dim=1)  # more padding
+    assert cnn(chars).shape == (2, 6)
+    assert torch.allclose(cnn(chars), cnn(longer))  # padding never changes the vector
+    with pytest.raises(ValueError, match="odd widths"):
+        tg.CharCNN(10, widths=(4,))
+    with pytest.raises(ValueError, match="dtype int64"):
+        cnn(chars.float())
+    with pytest.raises(ValueError, match=r"\(forms, characters\)"):
+        cnn(chars[0])

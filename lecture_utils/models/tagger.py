@@ -155,25 +155,32 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class CharCNN(nn.Module):
-    """A word's spelling -> one vector: character embeddings, a width-3 convolution, max over positions."""
+    """A word's spelling -> one vector: character embeddings, convolutions of each width, max over positions.
 
-    def __init__(self, n_chars: int, char_dim: int = 32, filters: int = 100, width: int = 3) -> None:
+    With the end marker, a width-5 filter sees a four-letter ending such as "-ого" or "-ing".
+    """
+
+    def __init__(self, n_chars: int, char_dim: int = 32, filters: int = 64, widths: Sequence[int] = (3, 5)) -> None:
         super().__init__()
+        if filters < 1 or not widths or any(w < 1 or w % 2 == 0 for w in widths):
+            raise ValueError(f"filters, widths: expected a positive int and odd widths, got {filters}, {widths}")
         self.embed = nn.Embedding(n_chars, char_dim, padding_idx=0)
-        self.conv = nn.Conv1d(char_dim, filters, width, padding=width // 2)
-        self.out_dim = filters
+        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, w, padding=w // 2) for w in widths)
+        self.out_dim = filters * len(widths)
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         expect_tensor(chars, "chars", (None, None), "(forms, characters)", dtype=torch.long)
-        h = self.conv(self.embed(chars).transpose(1, 2))  # (U, filters, L)
-        h = h.masked_fill((chars == 0)[:, None, :], float("-inf"))  # padding never wins the max
-        return torch.tanh(h.max(dim=2).values)  # (U, filters)
+        x = self.embed(chars).transpose(1, 2)  # (U, char_dim, L)
+        padding = (chars == 0)[:, None, :]  # (U, 1, L)
+        # Padding never wins the max over positions.
+        pooled = [conv(x).masked_fill(padding, float("-inf")).max(dim=2).values for conv in self.convs]
+        return torch.tanh(torch.cat(pooled, dim=1))  # (U, filters * len(widths))
 
 
 class BiLSTMTagger(nn.Module):
     """Word embedding + character CNN -> bidirectional LSTM -> linear layer: a score per tag and word.
 
-    ``char_filters=0`` leaves the character CNN out (a words-only tagger, for comparison).
+    ``char_filters`` per convolution width; ``0`` leaves the character CNN out (a words-only tagger).
     """
 
     def __init__(
@@ -184,7 +191,7 @@ class BiLSTMTagger(nn.Module):
         *,
         word_dim: int = 100,
         char_dim: int = 32,
-        char_filters: int = 100,
+        char_filters: int = 64,
         hidden: int = 128,
         dropout: float = 0.4,
     ) -> None:
@@ -193,8 +200,9 @@ class BiLSTMTagger(nn.Module):
             raise ValueError(f"char_filters: expected 0 (words only) or a positive int, got {char_filters!r}")
         self.word_embed = nn.Embedding(n_words, word_dim, padding_idx=0)
         self.char_cnn = CharCNN(n_chars, char_dim, char_filters) if char_filters else None
-        self.forward_lstm = nn.LSTM(word_dim + char_filters, hidden, batch_first=True)
-        self.backward_lstm = nn.LSTM(word_dim + char_filters, hidden, batch_first=True)
+        size = word_dim + (self.char_cnn.out_dim if self.char_cnn is not None else 0)
+        self.forward_lstm = nn.LSTM(size, hidden, batch_first=True)
+        self.backward_lstm = nn.LSTM(size, hidden, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(2 * hidden, n_tags)
 
@@ -202,8 +210,8 @@ class BiLSTMTagger(nn.Module):
         expect_tensor(batch.words, "batch.words", (None, None), "(batch, time)", dtype=torch.long)
         x = self.word_embed(batch.words)  # (B, T, word_dim)
         if self.char_cnn is not None:
-            spelled = self.char_cnn(batch.chars)[batch.forms]  # (B, T, char_filters)
-            x = torch.cat([x, spelled], dim=2)  # (B, T, word_dim + char_filters)
+            spelled = self.char_cnn(batch.chars)[batch.forms]  # (B, T, char features)
+            x = torch.cat([x, spelled], dim=2)  # (B, T, word_dim + char features)
         x = self.dropout(x)
         left, _ = self.forward_lstm(x)  # (B, T, H): words up to t
         right, _ = self.backward_lstm(reverse_padded(x, batch.lengths))
@@ -367,13 +375,13 @@ class TrainConfig:
     patience: int = 3
     dropout: float = 0.4
     hidden: int = 128
-    char_filters: int = 100
+    char_filters: int = 64
     seed: int = 0
 
 
 TAGGER_CONFIGS = {
     "en": TrainConfig(epochs=12, dropout=0.4),
-    "ru": TrainConfig(epochs=25, dropout=0.5),
+    "ru": TrainConfig(epochs=35, dropout=0.5, patience=5),
 }
 """The settings the notebook and ``benchmarks/bench_pos.py`` use for English-EWT and Russian-Taiga."""
 
