@@ -160,30 +160,38 @@ def numeral_translator(translate, *, initial: str = "2026"):
 
     ``translate(text)`` returns ``(words, attention (steps, digits), digits)`` like
     :func:`lecture_utils.models.seq2seq.translate`; a ``ValueError`` it raises (empty input, letters,
-    too many digits) is shown as a message instead of a plot.
+    too many digits) is shown as a message instead of a plot. The words and the heatmap are widget
+    values (an HTML label and a PNG image), so nothing is printed into the cell's own output.
     """
+    import html
+    import io
+
     import ipywidgets
     import matplotlib.pyplot as plt
 
     from lecture_utils.plots import heatmap
 
     box = ipywidgets.Text(value=initial, description="Число:", continuous_update=False)
-    out = ipywidgets.Output()
+    label = ipywidgets.HTML()
+    image = ipywidgets.Image(format="png")
 
     def redraw(_=None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            try:
-                words, attention, digits = translate(box.value)
-            except ValueError as error:
-                print(f"Ошибка ввода: {error}")
-                return
-            print(" ".join(words))
-            _, ax = plt.subplots(figsize=(1.5 + 0.45 * len(digits), 1.2 + 0.35 * attention.shape[0]))
-            labels = [*words, "<eos>"][: attention.shape[0]]
-            heatmap(attention, xlabels=list(digits), ylabels=labels, ax=ax, title="attention", vmin=0, vmax=1)
-            plt.show()
+        try:
+            words, attention, digits = translate(box.value)
+        except ValueError as error:
+            label.value = f"<b>Ошибка ввода:</b> {html.escape(str(error))}"
+            image.layout.display = "none"
+            return
+        label.value = f"<b>{html.escape(' '.join(words))}</b>"
+        fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(digits), 1.2 + 0.35 * attention.shape[0]))
+        labels = [*words, "<eos>"][: attention.shape[0]]
+        heatmap(attention, xlabels=list(digits), ylabels=labels, ax=ax, title="attention", vmin=0, vmax=1)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight", dpi=80)
+        plt.close(fig)
+        image.value = buffer.getvalue()
+        image.layout.display = None
 
     box.observe(redraw, names="value")
     redraw()
-    return ipywidgets.VBox([box, out])
+    return ipywidgets.VBox([box, label, image])
