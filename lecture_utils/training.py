@@ -54,6 +54,7 @@ def fit(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     evaluate: Callable[[], dict[str, float]] | None = None,
     eval_every: int | None = None,
+    stop_when: Callable[[History], bool] | None = None,
     desc: str = "train",
     progress: bool = True,
 ) -> History:
@@ -64,6 +65,7 @@ def fit(
     backpropagate, record the gradient norm, clip it to ``clip_norm`` if given, step the optimiser
     and the per-step ``scheduler``. ``evaluate()`` runs every ``eval_every`` steps (default: at the
     end of each epoch) under ``torch.no_grad()``; its numbers are recorded and shown on the bar.
+    ``stop_when(history)`` is asked after each evaluation; ``True`` ends training there (early stopping).
     A non-finite loss stops training with a clear error instead of silently producing NaN weights.
     """
     if epochs < 1:
@@ -80,12 +82,15 @@ def fit(
     bar = tqdm(total=per_epoch * epochs if per_epoch else None, desc=desc, disable=not progress)
     step = 0
 
-    def run_eval(epoch: int) -> None:
+    def run_eval(epoch: int) -> bool:
+        """Evaluate, record, and say whether to stop."""
         with torch.no_grad():
             metrics = evaluate()  # type: ignore[misc]
         history.evals.append({"step": step, "epoch": epoch, **metrics})
         bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+        return stop_when is not None and stop_when(history)
 
+    stop = False
     for epoch in range(1, epochs + 1):
         for batch in batches:
             optimizer.zero_grad(set_to_none=True)
@@ -107,9 +112,13 @@ def fit(
             history.steps.append({"step": step, "epoch": epoch, "loss": value, "grad_norm": float(norm)})
             bar.update(1)
             if evaluate is not None and eval_every is not None and step % eval_every == 0:
-                run_eval(epoch)
-        if evaluate is not None and eval_every is None:
-            run_eval(epoch)
+                stop = run_eval(epoch)
+                if stop:
+                    break
+        if not stop and evaluate is not None and eval_every is None:
+            stop = run_eval(epoch)
+        if stop:
+            break
     bar.close()
     history.seconds = time.perf_counter() - start
     return history

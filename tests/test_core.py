@@ -19,7 +19,7 @@ from lecture_utils.plots import heatmap, plot_history
 def draw() -> tuple[float, float, torch.Tensor]:
     import random
 
-    return random.random(), float(np.random.rand())  # noqa: NPY002, torch.randn(3)
+    return random.random(), float(np.random.rand()), torch.randn(3)  # noqa: NPY002
 
 
 def test_seed_everything_makes_python_numpy_and_torch_repeatable():
@@ -147,6 +147,16 @@ def test_fit_eval_every_and_clipping_bound_the_update():
     assert len(history.evals) == 1
     assert history.steps[0]["grad_norm"] > 1e-3  # recorded before clipping
     assert (model.weight.detach() - before).norm() <= 1e-3 + 1e-7  # the update was clipped
+
+
+@pytest.mark.parametrize("eval_every", [None, 2])
+def test_fit_stop_when_ends_training_after_that_evaluation(eval_every):
+    model, batches, step_loss, _ = regression_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit(step_loss, batches, opt, epochs=10, evaluate=lambda: {"z": 0.0}, eval_every=eval_every,
+                  stop_when=lambda h: len(h.evals) == 3, progress=False)
+    assert len(history.evals) == 3
+    assert len(history.steps) == (12 if eval_every is None else 6)
 
 
 def test_fit_stops_with_a_clear_error_on_a_non_finite_loss():

@@ -244,25 +244,16 @@ def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Gen
 
 
 class EpochBatches:
-    """Re-iterable training batches for :func:`lecture_utils.fit`: new length-sorted batches each epoch.
-
-    ``stop()`` makes later epochs empty: that is how early stopping ends a ``fit`` run.
-    """
+    """Re-iterable training batches for :func:`lecture_utils.fit`: new length-sorted batches each epoch."""
 
     def __init__(self, enc: Encoders, sentences: Sequence[Sentence], batch_size: int, seed: int = 0) -> None:
         self.enc, self.sentences, self.batch_size = enc, sentences, batch_size
         self.generator = torch.Generator().manual_seed(seed)
-        self.stopped = False
 
     def __len__(self) -> int:
         return -(-len(self.sentences) // self.batch_size)
 
-    def stop(self) -> None:
-        self.stopped = True
-
     def __iter__(self) -> Iterator[Batch]:
-        if self.stopped:
-            return
         for idx in length_batches([len(w) for w, _ in self.sentences], self.batch_size, self.generator):
             chosen = [self.sentences[i] for i in idx]
             yield self.enc.batch([w for w, _ in chosen], [t for _, t in chosen])
@@ -414,22 +405,16 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
         return F.cross_entropy(scores[batch.mask], batch.tags[batch.mask])
 
     def evaluate() -> dict[str, float]:
-        if batches.stopped:  # fit still calls this after the (now empty) remaining epochs
-            return {"dev_accuracy": best["accuracy"]}
         score = accuracy(dev, predict_tags(model, enc, dev_words, batch_size=512))
         if score > best["accuracy"]:
             best.update(accuracy=score, state=copy.deepcopy(model.state_dict()), waited=0)
         else:
             best["waited"] += 1
-            if best["waited"] >= config.patience:
-                batches.stop()
         return {"dev_accuracy": score}
 
     history = fit(step_loss, batches, optimizer, epochs=config.epochs, scheduler=scheduler,
-                  evaluate=evaluate, desc=desc, progress=progress)
-    # Drop the repeated rows of the empty epochs after an early stop.
-    evals = history.evals
-    history.evals = [r for i, r in enumerate(evals) if i == 0 or r["step"] != evals[i - 1]["step"]]
+                  evaluate=evaluate, stop_when=lambda _: best["waited"] >= config.patience, desc=desc,
+                  progress=progress)
     model.load_state_dict(best["state"])
     model.eval()
     return model, history
