@@ -41,7 +41,7 @@ def spectral_radius(weights: torch.Tensor) -> float:
     expect_tensor(dense, "weights", (None, None), "(units, units)")
     if dense.shape[0] != dense.shape[1]:
         raise ValueError(f"weights: expected a square matrix (units, units), got {tuple(dense.shape)}")
-    return float(torch.linalg.eigvals(dense.double()).abs().max())
+    return float(torch.linalg.eigvals(dense.detach().double()).abs().max())
 
 
 def ridge_readout(states: torch.Tensor, targets: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
