@@ -13,18 +13,19 @@ SUBMISSIONS ?= submissions
 SHARED_UD := $(abspath ../shared/data/ud)
 LECTURE_DATA_DIR ?= $(if $(wildcard $(SHARED_UD)/MANIFEST.md),$(SHARED_UD),)
 export LECTURE_DATA_DIR
-# Small models: one torch thread per process, idle threads do not spin (see README, "Speed").
+# Small models: one torch thread per process, idle threads do not spin (see README, "Speed"); the course
+# kernel of `make lab` and environment.yml carry the same settings (tools/lab_environment.py).
 RUN_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE PATH="$(BIN):$$PATH"
 
 .PHONY: venv lab test test-gpu execute bench lint release grade lock clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt tools/lab_environment.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (RNN lecture)" >/dev/null
-	$(BIN)/python -m tools.jupyterlab_settings $(VENV)
+	$(BIN)/python -m tools.lab_environment $(VENV)
 	@touch $(STAMP)
 
 lab: $(STAMP)
@@ -36,7 +37,7 @@ test: $(STAMP)
 		tests notebooks
 
 # On a machine with a CUDA GPU (instructors; see docs/colab.md): every notebook in full size with its GPU
-# configuration (CONFIG reads DEVICE), checked with --nbval-lax: only cells marked `# NBVAL_CHECK_OUTPUT`
+# configuration (CONFIG reads DEVICE), checked with --nbval-lax: only cells tagged `nbval-check-output`
 # (device-independent results) are compared, every cell must run without an error. Prints each
 # notebook's time. GPU_PYTHON=/path/to/python uses another interpreter with a CUDA torch and the dev extras.
 GPU_PYTHON ?=

@@ -68,7 +68,13 @@ def pick_device(prefer: str | None = None, *, verbose: bool = True) -> torch.dev
 
 
 def setup(seed: int = 0, *, threads: int | None = 1) -> torch.device:
-    """What each notebook's first code cell does: seed everything, pick the device, note fast mode."""
+    """What each notebook's first code cell does: seed everything, pick the device, note fast mode.
+
+    It also imports :mod:`lecture_utils.grading`, so that the comparisons the graded test cells use are
+    captured before any student code runs (see that module).
+    """
+    import lecture_utils.grading  # noqa: F401  (imported for its side effect, first)
+
     seed_everything(seed, threads=threads)
     device = pick_device()
     if fast_mode():

@@ -36,7 +36,7 @@ from jupyterlab.commands import get_app_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 from tools.execute_notebooks import KERNELSPEC
-from tools.jupyterlab_settings import OVERRIDES, write_overrides
+from tools.lab_environment import OVERRIDES, write_overrides
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

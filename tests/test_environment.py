@@ -70,3 +70,32 @@ def test_the_project_venv_has_the_pinned_versions(name):
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         pytest.skip("not running in the project's .venv (make venv installs the pins there)")
     assert version(name).split("+")[0] == constraint_pins()[name]
+
+
+def test_the_thread_settings_are_the_same_for_tests_lab_and_conda():
+    from tools.lab_environment import KERNEL_ENV
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    run_env = dict(re.findall(r"(\w+)=(\S+)", re.search(r"^RUN_ENV := (.*)$", makefile, re.M)[1]))
+    run_env.pop("PATH")
+    assert run_env == KERNEL_ENV, "Makefile RUN_ENV and tools/lab_environment.KERNEL_ENV differ"
+    text = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    block = re.search(r"^variables:\n((?:  .*\n)+)", text, re.M)
+    assert block, "environment.yml has no `variables:` block with the thread settings"
+    conda = {k: v.strip('"') for k, v in re.findall(r"^  (\w+): (\S+)$", block[1], re.M)}
+    assert conda == KERNEL_ENV, "environment.yml variables and KERNEL_ENV differ"
+
+
+def test_the_course_kernel_carries_the_thread_settings(tmp_path):
+    import json
+
+    from tools.lab_environment import KERNEL_ENV, set_kernel_env
+
+    spec = tmp_path / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(json.dumps({"argv": ["python"], "env": {"KEEP": "me"}}), encoding="utf-8")
+    set_kernel_env(tmp_path)
+    assert json.loads(spec.read_text(encoding="utf-8"))["env"] == {"KEEP": "me", **KERNEL_ENV}
+    installed = ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    if installed.is_file():  # make venv has run: the registered kernel has them too
+        assert json.loads(installed.read_text(encoding="utf-8")).get("env", {}).items() >= KERNEL_ENV.items()

@@ -17,7 +17,28 @@ def code_cells(path: Path) -> list[nbformat.NotebookNode]:
 
 def test_the_six_notebooks_are_numbered_in_the_lecture_order():
     numbers = [p.name[:2] for p in NOTEBOOKS]
-    assert numbers == sorted(set(numbers)), f"numbers must be unique: {numbers}"
+    assert numbers == ["01", "02", "03", "04", "05", "06"], f"expected notebooks 01-06, found {numbers}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_test_harness_on_the_page(path):
+    """nbval markers are cell tags and lint exceptions live in pyproject.toml (docs/authoring.md)."""
+    for cell in code_cells(path):
+        assert "NBVAL_" not in cell.source, f"{path.name}: an NBVAL_ comment (use a cell tag): {cell.source[:60]!r}"
+        assert "# noqa" not in cell.source, f"{path.name}: a noqa comment (use per-file-ignores): {cell.source[:60]!r}"
+
+
+# a check(...) whose claim mentions a clock: it would fail on a slower or busier machine
+TIMING_CHECK = re.compile(
+    r"check\((?:[^()]|\([^()]*\))*(process_time|perf_counter|_seconds|seconds|faster|budget)", re.S
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_check_depends_on_the_machine_speed(path):
+    for cell in code_cells(path):
+        match = TIMING_CHECK.search(cell.source)
+        assert not match, f"{path.name}: a timing claim inside check(...) (move it to benchmarks/): {match[0][:80]!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -44,7 +44,6 @@ if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", {pip_args!r})
     output.enable_custom_widget_manager()  # sliders and progress bars as widgets
 
-import lecture_utils.grading  # noqa: F401  (graded tests' comparisons, captured before any student code)
 from lecture_utils import setup
 
 DEVICE = setup(seed=0)"""
