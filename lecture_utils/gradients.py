@@ -136,7 +136,7 @@ def top_hessian_eigenvalue(
         raise ValueError(f"iterations: expected a positive int, got {iterations!r}")
     params = list(params)
     g = torch.Generator().manual_seed(seed)
-    v = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
+    v = [torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for p in params]  # CPU draw: same on any device
     eigenvalue = 0.0
     for _ in range(iterations):
         norm = torch.sqrt(sum((u * u).sum() for u in v))

@@ -252,7 +252,8 @@ def professor_forcing_loss(
     teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
     free = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
     lengths = (batch.tgt != PAD).sum(dim=1)  # (batch,)
-    real, fake = torch.ones(len(batch)), torch.zeros(len(batch))
+    real = torch.ones(len(batch), device=lengths.device)  # the discriminator's labels, on the model's device
+    fake = torch.zeros_like(real)
     disc_loss = F.binary_cross_entropy_with_logits(
         discriminator(teacher.states.detach(), lengths), real
     ) + F.binary_cross_entropy_with_logits(discriminator(free.states.detach(), lengths), fake)

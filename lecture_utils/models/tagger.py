@@ -149,7 +149,7 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     expect_tensor(lengths, "lengths", (x.shape[0],), f"(batch={x.shape[0]},)")
     if int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
         raise ValueError(f"lengths: expected values in 1..{x.shape[1]}, got {lengths.tolist()}")
-    t = torch.arange(x.shape[1])[None, :]  # (1, T)
+    t = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
     idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
     return x.gather(1, idx[:, :, None].expand_as(x))
 
