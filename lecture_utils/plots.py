@@ -1,4 +1,8 @@
-"""Plot helpers the notebooks share: loss curves and annotated heatmaps."""
+"""Plot helpers the notebooks share: loss curves and annotated heatmaps.
+
+Every text a helper puts on a figure (title, axis labels, legend, colour bar) is in Russian, like the
+notebooks' narrative; a History key reaches an axis only through its Russian name (:func:`metric_label`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,39 @@ from matplotlib.axes import Axes
 
 from lecture_utils.training import History
 
+# Russian axis labels for the keys that ``fit``'s History records (a metric, optionally with its split),
+# so that no raw snake_case key such as ``val_mse`` reaches a figure.
+_METRIC_LABELS = {
+    "loss": "функция потерь",
+    "grad_norm": "норма градиента",
+    "mse": "ошибка MSE",
+    "rmse": "ошибка RMSE",
+    "nrmse": "ошибка NRMSE",
+    "mae": "ошибка MAE",
+    "accuracy": "точность",
+    "token_accuracy": "точность по токенам",
+    "exact_match": "доля точных ответов",
+}
+_SPLIT_LABELS = {"train": "на обучении", "val": "на валидации", "dev": "на dev-выборке", "test": "на тесте"}
+
+
+def metric_label(key: str) -> str:
+    """The Russian axis label of a History key: ``"loss"``, ``"val_mse"``, ``"dev_accuracy"``, ``"test_nrmse"``...
+
+    A key is a known metric (``_METRIC_LABELS``), optionally prefixed by a split (``train_``, ``val_``,
+    ``dev_``, ``test_``). Any other key raises ``ValueError``: the caller passes the label (``ylabel=``).
+    """
+    if key in _METRIC_LABELS:
+        return _METRIC_LABELS[key]
+    split, _, metric = key.partition("_")
+    if split in _SPLIT_LABELS and metric in _METRIC_LABELS:
+        return f"{_METRIC_LABELS[metric]} {_SPLIT_LABELS[split]}"
+    raise ValueError(
+        f"key {key!r} has no Russian axis label: pass ylabel='...' (e.g. ylabel='ошибка на валидации'), "
+        f"or record one of the known metrics {sorted(_METRIC_LABELS)}, optionally prefixed by "
+        f"{[s + '_' for s in _SPLIT_LABELS]}"
+    )
+
 
 def plot_history(
     histories: Mapping[str, History] | History,
@@ -20,27 +57,33 @@ def plot_history(
     smooth: int = 1,
     logy: bool = True,
     title: str | None = None,
+    ylabel: str | None = None,
+    label: str | None = None,
 ) -> Axes:
     """Plot ``key`` against the step for one history or several labelled ones (same axes).
 
-    ``smooth`` > 1 applies a trailing moving average of that many points.
+    ``smooth`` > 1 applies a trailing moving average of that many points. The y axis is labelled
+    ``ylabel``, by default the Russian name of ``key`` (:func:`metric_label`; an unknown key without
+    ``ylabel`` raises ``ValueError``). A single History's line is labelled ``label`` (default: the
+    y label), which shows when the caller adds a legend.
     """
     if smooth < 1:
         raise ValueError(f"smooth: expected a positive int, got {smooth!r}")
+    ylabel = metric_label(key) if ylabel is None else ylabel
     if isinstance(histories, History):
-        histories = {key: histories}
+        histories = {ylabel if label is None else label: histories}
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
-    for label, history in histories.items():
+    for line_label, history in histories.items():
         rows = history.steps if history.steps and key in history.steps[0] else history.evals
         steps = np.array([row["step"] for row in rows])
         values = np.asarray(history.series(key), dtype=float)
         if smooth > 1 and len(values) >= smooth:
             values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
             steps = steps[smooth - 1 :]
-        ax.plot(steps, values, label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel(key)
+        ax.plot(steps, values, label=line_label)
+    ax.set_xlabel("шаг обучения")
+    ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     if len(histories) > 1:
@@ -64,8 +107,15 @@ def heatmap(
     vmin: float | None = None,
     vmax: float | None = None,
     colorbar: bool = True,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    colorbar_label: str = "значение",
 ) -> Axes:
-    """Draw a 2-D array (rows x columns) as an image with optional labels and per-cell numbers."""
+    """Draw a 2-D array (rows x columns) as an image with optional labels and per-cell numbers.
+
+    ``xlabel``/``ylabel`` name the columns and rows (default: a label already on ``ax``, else the generic
+    «столбец»/«строка»); ``colorbar_label`` names the colour scale.
+    """
     array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
     if array.ndim != 2:
         raise ValueError(f"values: expected a 2-D array (rows, columns), got shape {array.shape}")
@@ -85,21 +135,34 @@ def heatmap(
         for (i, j), v in np.ndenumerate(array):
             ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8,
                     color="white" if v < middle else "black")
+    ax.set_xlabel(xlabel if xlabel is not None else ax.get_xlabel() or "столбец")
+    ax.set_ylabel(ylabel if ylabel is not None else ax.get_ylabel() or "строка")
     if colorbar:
-        ax.figure.colorbar(image, ax=ax)
+        ax.figure.colorbar(image, ax=ax, label=colorbar_label)
     if title:
         ax.set_title(title)
     return ax
 
 
 _GATE_TITLES = {
-    "i": "i: input gate (write)",
-    "f": "f: forget gate (keep)",
-    "g": "g: cell update (content)",
-    "o": "o: output gate (show)",
-    "c": "c: cell state",
-    "h": "h: hidden state (output)",
+    "i": "i: входной вентиль (input gate)\nзапись в ячейку",
+    "f": "f: вентиль забывания (forget gate)\nсохранение ячейки",
+    "g": "g: обновление ячейки (cell update)\nчто записать",
+    "o": "o: выходной вентиль (output gate)\nпоказ ячейки",
+    "c": "c: состояние ячейки (cell state)\nпамять",
+    "h": "h: скрытое состояние (hidden state)\nвыход",
 }
+# What the colour of each panel of plot_gate_trace means: gates are sigmoids, g and h tanh outputs.
+_GATE_COLORBARS = {
+    "i": "открытость вентиля, 0…1",
+    "f": "открытость вентиля, 0…1",
+    "g": "значение, −1…1",
+    "o": "открытость вентиля, 0…1",
+    "c": "значение",
+    "h": "значение, −1…1",
+}
+_TIME_LABEL = "время t, шаги"
+_UNITS_LABEL = "нейроны"
 
 
 def _trace_sample(trace: Mapping[str, torch.Tensor], sample: int) -> dict[str, np.ndarray]:
@@ -138,9 +201,9 @@ def plot_gate_trace(
         signed = key in {"g", "c", "h"}  # tanh-range values get a diverging map centred at zero
         limit = max(float(np.abs(arrays[key]).max()), 1e-6) if signed else 1.0
         heatmap(arrays[key], ax=ax, title=_GATE_TITLES[key], cmap="RdBu_r" if signed else "viridis",
-                vmin=-limit if signed else 0.0, vmax=limit)
-        ax.set_xlabel("time step")
-        ax.set_ylabel("unit")
+                vmin=-limit if signed else 0.0, vmax=limit, xlabel=_TIME_LABEL, ylabel=_UNITS_LABEL,
+                colorbar_label=_GATE_COLORBARS[key])
+        ax.title.set_fontsize(10)
         for t in marks:
             ax.axvline(t, color="black" if signed else "white", linestyle="--", linewidth=1)
     for ax in axes.flat[len(keys):]:
@@ -149,7 +212,7 @@ def plot_gate_trace(
     return fig
 
 
-_STEP_ROWS = ("f (keep)", "c old", "i (write)", "g (content)", "c new", "o (show)", "h")
+_STEP_ROWS = ("f (сохранение)", "c прежнее", "i (запись)", "g (содержимое)", "c новое", "o (показ)", "h (выход)")
 
 
 def lstm_step_table(
@@ -208,17 +271,20 @@ def plot_lstm_step(
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.6 * len(units) + 2), 6.5),
                                       gridspec_kw={"height_ratios": [1, 2]})
     for k in range(series.shape[1]):
-        top.plot(series[:, k], marker=".", label=input_labels[k] if input_labels else f"x[{k}]")
+        top.plot(series[:, k], marker=".", label=input_labels[k] if input_labels else f"признак x[{k}]")
     top.axvline(t, color="red", linewidth=2)
-    top.set_xlabel("time step")
-    top.set_title(f"input; step t = {t} in red")
+    top.set_xlabel(_TIME_LABEL)
+    top.set_ylabel("вход")
+    top.set_title(f"вход; шаг t = {t} отмечен красным", fontsize=10)
     top.legend(loc="upper right", fontsize=8)
     heatmap(table, ax=bottom, cmap="RdBu_r", vmin=-1, vmax=1, colorbar=False,
-            xlabels=[str(u) for u in units], ylabels=list(_STEP_ROWS))
+            xlabels=[str(u) for u in units], ylabels=list(_STEP_ROWS), xlabel=_UNITS_LABEL,
+            ylabel="вентили и состояния",
+            title=f"шаг t = {t} по нейронам\nc новое = f · c прежнее + i · g,   h = o · tanh(c новое)")
+    bottom.title.set_fontsize(10)
     for (row, column), value in np.ndenumerate(table):  # dark text on the pale middle of the colour map
         bottom.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=8,
                     color="white" if abs(value) > 0.6 else "black")
-    bottom.set_xlabel("unit")
     fig.tight_layout()
     return fig
 
@@ -230,12 +296,12 @@ def plot_breath(
     inspiration: torch.Tensor | np.ndarray | None = None,
     ax: Axes | None = None,
     title: str | None = None,
-    ylabel: str = "pressure, cmH2O",
+    ylabel: str = "давление, см вод. ст.",
 ) -> Axes:
     """Plot one breath: each labelled per-step trace against ``time`` (all 1-D, one value per step).
 
-    A label starting with ``"measured"`` is drawn as dots (a noisy sensor), the others as lines;
-    ``inspiration`` (a boolean mask per step) is shaded.
+    A label starting with ``"measured"`` or ``"измерен"`` is drawn as dots (a noisy sensor), the others
+    as lines; ``inspiration`` (a boolean mask per step) is shaded.
     """
     as_array = lambda v: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
     t = as_array(time)
@@ -247,15 +313,15 @@ def plot_breath(
         v = as_array(values)
         if v.shape != t.shape:
             raise ValueError(f"traces[{label!r}]: expected shape (steps,)={t.shape}, got {v.shape}")
-        if label.startswith("measured"):
+        if label.startswith(("measured", "измерен", "Измерен")):
             ax.plot(t, v, ".", ms=3, color="gray", label=label)
         else:
             ax.plot(t, v, label=label)
     if inspiration is not None:
         mask = as_array(inspiration).astype(bool)
         if mask.any():
-            ax.axvspan(t[mask].min(), t[mask].max(), color="tab:blue", alpha=0.07, label="inspiration")
-    ax.set_xlabel("time, s")
+            ax.axvspan(t[mask].min(), t[mask].max(), color="tab:blue", alpha=0.07, label="вдох")
+    ax.set_xlabel("время, с")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
@@ -279,9 +345,9 @@ def plot_error_by_step(
             raise ValueError(f"errors[{label!r}]: expected a 1-D array (steps,), got shape {v.shape}")
         ax.plot(np.arange(len(v)), v, marker=".", label=label)
     if floor is not None:
-        ax.axhline(floor, color="black", ls="--", lw=1, label="noise floor")
-    ax.set_xlabel("step of the breath")
-    ax.set_ylabel("MAE, cmH2O")
+        ax.axhline(floor, color="black", ls="--", lw=1, label="предел: шум датчика (noise floor)")
+    ax.set_xlabel("шаг вдоха, номер")
+    ax.set_ylabel("ошибка MAE, см вод. ст.")
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -297,6 +363,7 @@ def plot_free_run(
     ax: Axes | None = None,
     title: str | None = None,
     mark: int | None = None,
+    ylabel: str = "значение ряда",
 ) -> Axes:
     """A generated (free-running) series against the true continuation, both of shape ``(time,)`` or
     ``(time, 1)``, with their difference underneath in light red; ``mark`` draws a vertical line there."""
@@ -314,12 +381,13 @@ def plot_free_run(
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3))
     steps = np.arange(1, len(arrays[0]) + 1)
-    ax.plot(steps, arrays[0], color="black", linewidth=1.5, label="truth")
-    ax.plot(steps, arrays[1], color="tab:orange", linewidth=1.2, linestyle="--", label="free run")
-    ax.fill_between(steps, arrays[0], arrays[1], color="tab:red", alpha=0.2, label="error")
+    ax.plot(steps, arrays[0], color="black", linewidth=1.5, label="истинное продолжение")
+    ax.plot(steps, arrays[1], color="tab:orange", linewidth=1.2, linestyle="--", label="свободный прогон (free run)")
+    ax.fill_between(steps, arrays[0], arrays[1], color="tab:red", alpha=0.2, label="ошибка")
     if mark is not None:
         ax.axvline(mark, color="gray", linestyle=":", linewidth=1)
-    ax.set_xlabel("steps after the end of the teacher signal")
+    ax.set_xlabel("шаги после конца подачи истинного ряда")
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
     if title:
@@ -343,8 +411,8 @@ def plot_gradient_norms(
             raise ValueError(f"norms[{label!r}]: expected a 1-D tensor (time,), got {got}")
         ax.plot(values.detach().cpu().clamp_min(1e-30).numpy(), label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("step t (the loss is at the last step)")
-    ax.set_ylabel("||dL/dh_t||")
+    ax.set_xlabel("шаг t (функция потерь — на последнем шаге)")
+    ax.set_ylabel(r"норма градиента $\Vert\partial L / \partial h_t\Vert$")
     ax.grid(alpha=0.3)
     if len(norms) > 1:
         ax.legend(fontsize=8)
@@ -360,7 +428,7 @@ def plot_eigenvalues(
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     angle = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(np.cos(angle), np.sin(angle), color="black", lw=0.8, label="|λ| = 1")
+    ax.plot(np.cos(angle), np.sin(angle), color="black", lw=0.8, label="единичная окружность |λ| = 1")
     for label, matrix in matrices.items():
         if not isinstance(matrix, torch.Tensor) or matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrices[{label!r}]: expected a square tensor (n, n), got "
@@ -368,10 +436,30 @@ def plot_eigenvalues(
         eig = torch.linalg.eigvals(matrix.detach().cpu().double()).numpy()
         ax.scatter(eig.real, eig.imag, s=8, alpha=0.7, label=label)
     ax.set_aspect("equal")
-    ax.set_xlabel("Re λ")
-    ax.set_ylabel("Im λ")
+    ax.set_xlabel("действительная часть Re λ")
+    ax.set_ylabel("мнимая часть Im λ")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_attention(
+    words: Sequence[str],
+    attention: torch.Tensor | np.ndarray,
+    digits: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    title: str | None = "веса внимания (attention)",
+    colorbar: bool = True,
+) -> Axes:
+    """The attention of a numeral translator: rows are the output words (then ``<eos>``), columns the
+    input digits, as :func:`lecture_utils.models.seq2seq.translate` returns them (``attention`` is
+    ``(steps, digits)``; rows beyond the words are ``<eos>``, the extra labels are cut off)."""
+    rows = len(attention)
+    labels = [*words, "<eos>"][:rows]
+    if len(labels) != rows:
+        raise ValueError(f"words: expected at least {rows - 1} words for {rows} attention rows, got {len(words)}")
+    return heatmap(attention, xlabels=list(digits), ylabels=labels, ax=ax, title=title, vmin=0, vmax=1,
+                   colorbar=colorbar, xlabel="цифры входа", ylabel="слова выхода", colorbar_label="вес внимания")

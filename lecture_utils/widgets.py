@@ -1,8 +1,18 @@
-"""The notebooks' interactive pieces: the logic lives in plain functions, the widgets only call them."""
+"""The notebooks' interactive pieces: the logic lives in plain functions, the widgets only call them.
+
+What a widget draws comes from a function that can be called without a browser (``draw_esn_free_run``,
+``draw_radius_gradients``, :func:`lecture_utils.plots.plot_lstm_step`, :func:`lecture_utils.plots.plot_attention`);
+like every figure of the course, its texts are in Russian.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def lstm_time_slider(
@@ -85,6 +95,35 @@ def text_tagger(taggers: dict, *, examples: dict | None = None):
     return ipywidgets.VBox([language, text, shown])
 
 
+def draw_esn_free_run(
+    series: torch.Tensor,
+    *,
+    train: int,
+    horizon: int,
+    units: int,
+    spectral_radius: float,
+    leak_rate: float,
+    input_scaling: float,
+    ax: Axes | None = None,
+    **esn_kwargs,
+) -> Axes:
+    """Fit an echo-state network on ``series[:train + 1]`` ``(time, 1)`` and plot its free run of ``horizon``
+    steps against the truth (:func:`lecture_utils.plots.plot_free_run`), its NRMSE in the title.
+
+    What :func:`esn_free_run_explorer` draws at each move of a slider.
+    """
+    from lecture_utils.models.esn import fit_and_free_run, nrmse
+    from lecture_utils.plots import plot_free_run
+
+    if not 0 < horizon <= series.shape[0] - train - 1:
+        raise ValueError(f"horizon: expected 0 < horizon <= {series.shape[0] - train - 1}, got {horizon!r}")
+    truth = series[train + 1 : train + 1 + horizon]  # (horizon, 1)
+    knobs = {"spectral_radius": spectral_radius, "leak_rate": leak_rate, "input_scaling": input_scaling}
+    free = fit_and_free_run(series, train=train, horizon=horizon, units=units, **knobs, **esn_kwargs)
+    error = nrmse(free, truth) if bool(torch.isfinite(free).all()) else float("inf")
+    return plot_free_run(truth, free, ax=ax, title=f"свободный прогон: NRMSE на {horizon} шагах = {error:.3g}")
+
+
 def esn_free_run_explorer(
     series: torch.Tensor, *, train: int, horizon: int = 300, units: int = 300, **esn_kwargs
 ):
@@ -97,18 +136,12 @@ def esn_free_run_explorer(
     import ipywidgets
     import matplotlib.pyplot as plt
 
-    from lecture_utils.models.esn import fit_and_free_run, nrmse
-    from lecture_utils.plots import plot_free_run
-
     if not 0 < horizon <= series.shape[0] - train - 1:
         raise ValueError(f"horizon: expected 0 < horizon <= {series.shape[0] - train - 1}, got {horizon!r}")
-    truth = series[train + 1 : train + 1 + horizon]  # (horizon, 1)
 
     def show(spectral_radius: float, leak_rate: float, input_scaling: float) -> None:
-        knobs = {"spectral_radius": spectral_radius, "leak_rate": leak_rate, "input_scaling": input_scaling}
-        free = fit_and_free_run(series, train=train, horizon=horizon, units=units, **knobs, **esn_kwargs)
-        error = nrmse(free, truth) if bool(torch.isfinite(free).all()) else float("inf")
-        plot_free_run(truth, free, title=f"free run, NRMSE over {horizon} steps = {error:.3g}")
+        draw_esn_free_run(series, train=train, horizon=horizon, units=units, spectral_radius=spectral_radius,
+                          leak_rate=leak_rate, input_scaling=input_scaling, **esn_kwargs)
         plt.show()
 
     def slider(value: float, low: float, high: float, step: float, name: str):
@@ -123,6 +156,31 @@ def esn_free_run_explorer(
     )
 
 
+def draw_radius_gradients(
+    inputs: torch.Tensor, radius: float, *, hidden_size: int = 64, seed: int = 0, ax: Axes | None = None
+) -> Axes:
+    """Build a tanh ``nn.RNN`` with ``W_hh = radius * Q`` (``Q`` orthogonal, from ``seed``) and plot the gradient
+    norms through time for ``inputs`` ``(batch, time, features)`` (:func:`lecture_utils.plots.plot_gradient_norms`).
+
+    What :func:`spectral_radius_slider` draws at each move of its slider.
+    """
+    from torch import nn
+
+    from lecture_utils.checks import expect_tensor
+    from lecture_utils.gradients import gradient_norms_through_time
+    from lecture_utils.plots import plot_gradient_norms
+
+    expect_tensor(inputs, "inputs", (None, None, None), "(batch, time, features)")
+    torch.manual_seed(seed)
+    layer = nn.RNN(inputs.shape[2], hidden_size, batch_first=True)
+    with torch.no_grad():
+        nn.init.orthogonal_(layer.weight_hh_l0)
+        layer.weight_hh_l0.mul_(radius)
+    norms = gradient_norms_through_time(layer, inputs, lambda h: h.sum(-1).mean())
+    return plot_gradient_norms({f"спектральный радиус r = {radius:.2f}": norms}, ax=ax,
+                               title=r"RNN с tanh: $W_{hh} = r \cdot Q$, Q ортогональная")
+
+
 def spectral_radius_slider(inputs: torch.Tensor, *, hidden_size: int = 64, seed: int = 0):
     """A slider over the spectral radius ``r`` of a tanh RNN's recurrent matrix (orthogonal, scaled by ``r``).
 
@@ -132,22 +190,13 @@ def spectral_radius_slider(inputs: torch.Tensor, *, hidden_size: int = 64, seed:
     """
     import ipywidgets
     import matplotlib.pyplot as plt
-    from torch import nn
 
     from lecture_utils.checks import expect_tensor
-    from lecture_utils.gradients import gradient_norms_through_time
-    from lecture_utils.plots import plot_gradient_norms
 
     expect_tensor(inputs, "inputs", (None, None, None), "(batch, time, features)")
 
     def show(radius: float) -> None:
-        torch.manual_seed(seed)
-        layer = nn.RNN(inputs.shape[2], hidden_size, batch_first=True)
-        with torch.no_grad():
-            nn.init.orthogonal_(layer.weight_hh_l0)
-            layer.weight_hh_l0.mul_(radius)
-        norms = gradient_norms_through_time(layer, inputs, lambda h: h.sum(-1).mean())
-        plot_gradient_norms({f"r = {radius:.2f}": norms}, title="tanh RNN, W_hh = r * orthogonal")
+        draw_radius_gradients(inputs, radius, hidden_size=hidden_size, seed=seed)
         plt.show()
 
     slider = ipywidgets.FloatSlider(value=1.0, min=0.5, max=2.0, step=0.05, description="r",
@@ -169,7 +218,7 @@ def numeral_translator(translate, *, initial: str = "2026"):
     import ipywidgets
     import matplotlib.pyplot as plt
 
-    from lecture_utils.plots import heatmap
+    from lecture_utils.plots import plot_attention
 
     box = ipywidgets.Text(value=initial, description="Число:", continuous_update=False)
     label = ipywidgets.HTML()
@@ -183,9 +232,8 @@ def numeral_translator(translate, *, initial: str = "2026"):
             image.layout.display = "none"
             return
         label.value = f"<b>{html.escape(' '.join(words))}</b>"
-        fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(digits), 1.2 + 0.35 * attention.shape[0]))
-        labels = [*words, "<eos>"][: attention.shape[0]]
-        heatmap(attention, xlabels=list(digits), ylabels=labels, ax=ax, title="attention", vmin=0, vmax=1)
+        fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(digits), 1.8 + 0.35 * attention.shape[0]))
+        plot_attention(words, attention, digits, ax=ax)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", bbox_inches="tight", dpi=80)
         plt.close(fig)
