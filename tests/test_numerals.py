@@ -63,6 +63,18 @@ KNOWN = {
 }
 
 
+TEENS = {11: "одиннадцать", 12: "двенадцать", 13: "тринадцать", 14: "четырнадцать"}
+SCALES = {1_000: "тысяч", 1_000_000: "миллионов", 1_000_000_000: "миллиардов"}
+
+
+@pytest.mark.parametrize("teen", TEENS)
+@pytest.mark.parametrize("scale", SCALES)
+def test_eleven_to_fourteen_take_the_genitive_plural_before_every_scale_word(teen, scale):
+    for hundreds in (0, 100, 300):  # 13 000, 113 000, 313 000 alike
+        prefix = {0: [], 100: ["сто"], 300: ["триста"]}[hundreds]
+        assert number_to_words((hundreds + teen) * scale) == [*prefix, TEENS[teen], SCALES[scale]]
+
+
 @pytest.mark.parametrize(("n", "words"), KNOWN.items())
 def test_known_cases(n, words):
     assert " ".join(number_to_words(n)) == words

@@ -184,3 +184,66 @@ def test_training_learns_and_is_deterministic():
 def test_separated():
     assert separated([0.9, 0.95], [0.5, 0.6])
     assert not separated([0.9, 0.5], [0.6, 0.7])
+
+
+class RecordingSeq2Seq(Seq2Seq):
+    """Emits a fixed script per example (restarting at every encode) and records what each step was fed."""
+
+    def __init__(self, script):
+        super().__init__(embed=4, hidden=4)
+        self.script, self.t, self.fed = script, 0, []
+
+    def encode(self, src, src_lengths):
+        self.t, self.fed = 0, []
+        return super().encode(src, src_lengths)
+
+    def step(self, prev, h, feed, memory, mask):
+        self.fed.append(prev.clone())
+        logits = torch.full((prev.shape[0], self.tgt_vocab), -5.0)
+        column = self.script[: prev.shape[0], min(self.t, self.script.shape[1] - 1)]
+        logits[torch.arange(prev.shape[0]), column] = 5.0
+        self.t += 1
+        return logits, h, feed, torch.ones(prev.shape[0], memory.shape[1]) / memory.shape[1]
+
+
+def test_teacher_forcing_feeds_the_previous_true_word_and_free_running_its_own():
+    batch = make_batch([12, 7])  # targets: [двенадцать, <eos>] and [семь, <eos>]
+    script = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    fake = RecordingSeq2Seq(script)
+    fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
+    sos = torch.full((2,), TARGET_VOCAB.sos)
+    assert [f.tolist() for f in fake.fed] == [sos.tolist(), batch.tgt[:, 0].tolist()]
+    fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
+    assert [f.tolist() for f in fake.fed] == [sos.tolist(), script[:, 0].tolist()]
+
+
+def test_evaluate_counts_exact_matches_and_real_tokens_only():
+    from lecture_utils.models.seq2seq import evaluate
+
+    numbers = [12, 2_026, 7]  # targets of 2, 5 and 2 tokens (<eos> included), padded to 5
+    batch = make_batch(numbers)
+    assert batch.tgt.shape == (3, 5)
+    script = batch.tgt.clone()
+    script[1, 1] = TARGET_VOCAB.stoi["три"]  # one wrong word in 2026: not an exact match, 4 of 5 tokens right
+    result = evaluate(RecordingSeq2Seq(script), numbers)
+    assert result["exact_match"] == pytest.approx(2 / 3)
+    assert result["token_accuracy"] == pytest.approx(8 / 9)  # 9 real target tokens, padding not counted
+    assert result["teacher_forced_accuracy"] == pytest.approx(8 / 9)
+    assert result["position_count"].tolist() == [3, 3, 1, 1, 1]
+    assert result["position_accuracy"].tolist() == pytest.approx([1.0, 2 / 3, 1.0, 1.0, 1.0])
+
+
+def test_professor_forcing_loss_is_cross_entropy_plus_the_weighted_fooling_term(model):
+    torch.manual_seed(1)
+    disc = BehaviourDiscriminator(16, size=8)
+    frozen = torch.optim.SGD(disc.parameters(), lr=0.0)  # the discriminator step changes nothing here
+    batch = make_batch([12, 2_026, 7])
+    teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
+    free = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
+    lengths = (batch.tgt != PAD).sum(dim=1)
+    fool = torch.nn.functional.binary_cross_entropy_with_logits(disc(free.states, lengths), torch.ones(3))
+    cross_entropy = sequence_loss(teacher.logits, batch.tgt)
+    for weight in (0.0, 0.5, 2.0):
+        loss = professor_forcing_loss(model, disc, frozen, batch, adversarial_weight=weight)
+        assert torch.allclose(loss, cross_entropy + weight * fool, atol=1e-6), weight
+    assert fool > 0.1  # the adversarial term is not negligible, so dropping it would show

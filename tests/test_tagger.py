@@ -66,6 +66,19 @@ def test_masked_accuracy_ignores_padding():
         tg.masked_accuracy(scores, tags[:, :2], mask)
 
 
+def test_masked_accuracy_and_loss_do_not_count_padding_the_model_gets_right():
+    # predicted tags 0, 1 | 0, 0 with the second sentence's last position padded; gold there is 0, so a
+    # metric that counts padding would see one more right answer, a loss one more cheap position
+    scores = torch.tensor([[[3.0, 0.0], [0.0, 3.0]], [[3.0, 0.0], [3.0, 0.0]]])  # (2, 2, 2)
+    tags = torch.tensor([[0, 0], [1, 0]])
+    mask = torch.tensor([[True, True], [True, False]])
+    assert tg.masked_accuracy(scores, tags, mask) == pytest.approx(1 / 3)
+    real = torch.nn.functional.cross_entropy(scores[mask], tags[mask])
+    assert torch.equal(tg.masked_cross_entropy(scores, tags, mask), real)
+    everywhere = torch.nn.functional.cross_entropy(scores.flatten(0, 1), tags.flatten())
+    assert not torch.allclose(tg.masked_cross_entropy(scores, tags, mask), everywhere)
+
+
 def test_reverse_padded_matches_a_packed_bidirectional_lstm():
     torch.manual_seed(0)
     x = torch.randn(3, 5, 4)  # (B, T, D)

@@ -230,6 +230,18 @@ def masked_accuracy(scores: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
     return ((scores.argmax(dim=2) == tags) & mask).sum().item() / mask.sum().item()
 
 
+def masked_cross_entropy(scores: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the real words only (``mask`` True): the training loss of the tagger.
+
+    The tag vocabulary has no padding entry, so a padded position's gold id 0 is a real tag: counting
+    it would teach the model to predict that tag wherever a batch is padded.
+    """
+    expect_tensor(scores, "scores", (None, None, None), "(batch, time, n_tags)")
+    expect_tensor(mask, "mask", tuple(scores.shape[:2]), f"(batch, time) = {tuple(scores.shape[:2])}",
+                  dtype=torch.bool)
+    return F.cross_entropy(scores[mask], tags[mask])
+
+
 def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
     """Indices grouped into batches of similar length (little padding), in a random order.
 
@@ -401,8 +413,7 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
 
     def step_loss(batch: Batch) -> torch.Tensor:
         model.train()
-        scores = model(batch)  # (B, T, n_tags)
-        return F.cross_entropy(scores[batch.mask], batch.tags[batch.mask])
+        return masked_cross_entropy(model(batch), batch.tags, batch.mask)
 
     def evaluate() -> dict[str, float]:
         score = accuracy(dev, predict_tags(model, enc, dev_words, batch_size=512))
