@@ -28,7 +28,7 @@ _METRIC_LABELS = {
     "token_accuracy": "точность по токенам",
     "exact_match": "доля точных ответов",
 }
-_SPLIT_LABELS = {"train": "на обучении", "val": "на валидации", "dev": "на dev-выборке", "test": "на тесте"}
+_SPLIT_LABELS = {"train": "на обучении", "val": "на валидации", "dev": "на валидации (dev)", "test": "на тесте"}
 
 
 def metric_label(key: str) -> str:
