@@ -26,13 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lecture_utils.data.numerals import make_splits  # noqa: E402
-from lecture_utils.models.seq2seq import (  # noqa: E402
-    ExperimentConfig,
-    results_table,
-    seed_summary,
-    standard_regimes,
-    train_regime,
-)
+from lecture_utils.models.feeding import standard_regimes  # noqa: E402
+from lecture_utils.models.seq2seq_training import ExperimentConfig, results_table, train_regime  # noqa: E402
+from lecture_utils.seed_stats import seed_summary  # noqa: E402
 
 SEEDS = (0, 1, 2)
 TARGET = 0.97

@@ -6,25 +6,17 @@ import pytest
 import torch
 
 from lecture_utils.data.numerals import TARGET_VOCAB, make_batch, make_splits
-from lecture_utils.models.seq2seq import (
-    EOS,
-    PAD,
-    BehaviourDiscriminator,
-    ExperimentConfig,
+from lecture_utils.models.feeding import (
     Regime,
-    Seq2Seq,
     choose_next_input,
     decay_k_for_midpoint,
     inverse_sigmoid_decay,
-    professor_forcing_loss,
-    results_table,
-    seed_summary,
-    separated,
-    sequence_loss,
     standard_regimes,
-    train_regime,
-    translate,
 )
+from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss
+from lecture_utils.models.seq2seq import EOS, PAD, Seq2Seq, evaluate, sequence_loss, translate
+from lecture_utils.models.seq2seq_training import ExperimentConfig, results_table, train_regime
+from lecture_utils.seed_stats import seed_summary, separated
 
 
 @pytest.fixture
@@ -218,8 +210,6 @@ def test_teacher_forcing_feeds_the_previous_true_word_and_free_running_its_own()
 
 
 def test_evaluate_counts_exact_matches_and_real_tokens_only():
-    from lecture_utils.models.seq2seq import evaluate
-
     numbers = [12, 2_026, 7]  # targets of 2, 5 and 2 tokens (<eos> included), padded to 5
     batch = make_batch(numbers)
     assert batch.tgt.shape == (3, 5)

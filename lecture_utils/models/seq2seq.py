@@ -1,18 +1,11 @@
-"""An encoder-decoder (GRU + attention) and the ways to feed its decoder during training.
+"""An encoder-decoder (GRU + attention) that turns digits into Russian number words.
 
 The encoder is a bidirectional GRU over the digits (packed, so padding never enters it). The decoder is
 a GRU cell with Luong attention and input feeding: at step ``t`` it reads the previous word and the
 previous attentional vector, attends over the encoder outputs (padding masked) and predicts a word.
-
-Training regimes (what the decoder reads as "the previous word"):
-
-- teacher forcing: always the true word (``teacher_prob=1``);
-- free running: always its own greedy prediction (``teacher_prob=0``);
-- a fixed mixture, or scheduled sampling (Bengio et al., 2015) with ``teacher_prob`` decaying over
-  training (:func:`inverse_sigmoid_decay`), decided per example and step (:func:`choose_next_input`);
-- professor forcing (Lamb et al., 2016): a discriminator (:class:`BehaviourDiscriminator`) learns to
-  tell teacher-forced hidden-state sequences from free-running ones, and the model is trained to fool
-  it, so that its free-running dynamics look like the teacher-forced ones (:func:`professor_forcing_loss`).
+Which previous word it reads during training (the true one, its own, or a coin between them) is the
+subject of notebook 03: :mod:`lecture_utils.models.feeding`; professor forcing:
+:mod:`lecture_utils.models.professor_forcing`; the experiment: :mod:`lecture_utils.models.seq2seq_training`.
 
 Shapes: ``src`` (batch, src_len) digit ids, ``src_lengths`` (batch,), ``tgt`` (batch, tgt_len) word ids
 ending in ``<eos>`` and padded with 0.
@@ -20,8 +13,6 @@ ending in ``<eos>`` and padded with 0.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -29,17 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lecture_utils.checks import expect_tensor
-from lecture_utils.data.numerals import (
-    MAX_DIGITS,
-    SOURCE_VOCAB,
-    TARGET_VOCAB,
-    Batch,
-    batches,
-    make_batch,
-    parse_number_text,
-)
-from lecture_utils.repro import seed_everything
-from lecture_utils.training import History, fit
+from lecture_utils.data.numerals import MAX_DIGITS, SOURCE_VOCAB, TARGET_VOCAB, make_batch, parse_number_text
+from lecture_utils.models.feeding import choose_next_input
 
 PAD, SOS, EOS = TARGET_VOCAB.pad, TARGET_VOCAB.sos, TARGET_VOCAB.eos
 
@@ -53,42 +35,6 @@ class DecoderOutput:
     states: torch.Tensor
     attention: torch.Tensor
     tokens: torch.Tensor
-
-
-def choose_next_input(
-    true_tokens: torch.Tensor,
-    predicted_tokens: torch.Tensor,
-    teacher_prob: float,
-    generator: torch.Generator | None,
-) -> torch.Tensor:
-    """The decoder's next input, per example: the true token with probability ``teacher_prob``, else its own.
-
-    ``teacher_prob`` 1 and 0 draw no random numbers (pure teacher forcing and free running). The
-    prediction is detached: gradients do not flow through the choice of a discrete token.
-    """
-    if not 0.0 <= teacher_prob <= 1.0:
-        raise ValueError(f"teacher_prob: expected a probability in [0, 1], got {teacher_prob!r}")
-    if true_tokens.shape != predicted_tokens.shape:
-        raise ValueError(
-            f"true_tokens and predicted_tokens: expected the same shape (batch,), got "
-            f"{tuple(true_tokens.shape)} and {tuple(predicted_tokens.shape)}"
-        )
-    if teacher_prob == 1.0:
-        return true_tokens
-    if teacher_prob == 0.0:
-        return predicted_tokens.detach()
-    coin = torch.rand(true_tokens.shape, generator=generator, device=true_tokens.device) < teacher_prob
-    return torch.where(coin, true_tokens, predicted_tokens.detach())
-
-
-def inverse_sigmoid_decay(step: int, k: float) -> float:
-    """Bengio et al. (2015): the teacher-forcing probability ``k / (k + exp(step / k))``, k >= 1.
-
-    It starts near 1, is 0.5 at ``step = k ln k`` and falls towards 0 afterwards.
-    """
-    if k < 1:
-        raise ValueError(f"k: expected k >= 1, got {k!r}")
-    return k / (k + math.exp(min(step / k, 700.0)))
 
 
 class Seq2Seq(nn.Module):
@@ -212,58 +158,6 @@ def sequence_loss(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=PAD)
 
 
-class BehaviourDiscriminator(nn.Module):
-    """Professor forcing's discriminator: a GRU over decoder hidden states -> P(teacher-forced).
-
-    It reads each sequence up to its own length (the output at the last real step), so padding does not
-    matter; Lamb et al. (2016) use a bidirectional RNN, a one-way GRU keeps it compact.
-    """
-
-    def __init__(self, hidden: int, size: int = 64) -> None:
-        super().__init__()
-        self.rnn = nn.GRU(hidden, size, batch_first=True)
-        self.head = nn.Sequential(nn.Linear(size, size), nn.ReLU(), nn.Linear(size, 1))
-
-    def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits (batch,) that each ``states`` (batch, steps, hidden) sequence was teacher-forced."""
-        expect_tensor(
-            states,
-            "states",
-            (None, None, self.rnn.input_size),
-            f"(batch, steps, hidden={self.rnn.input_size})",
-        )
-        outputs, _ = self.rnn(states)  # (batch, steps, size)
-        last = outputs[torch.arange(states.shape[0], device=states.device), lengths - 1]  # (batch, size)
-        return self.head(last).squeeze(1)
-
-
-def professor_forcing_loss(
-    model: Seq2Seq,
-    discriminator: BehaviourDiscriminator,
-    disc_optimizer: torch.optim.Optimizer,
-    batch: Batch,
-    adversarial_weight: float = 1.0,
-) -> torch.Tensor:
-    """One professor-forcing step: update the discriminator, return the model's loss to minimise.
-
-    The model's loss is the teacher-forced cross-entropy plus ``adversarial_weight`` times the loss of
-    making the discriminator call its free-running hidden states teacher-forced.
-    """
-    teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
-    free = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
-    lengths = (batch.tgt != PAD).sum(dim=1)  # (batch,)
-    real = torch.ones(len(batch), device=lengths.device)  # the discriminator's labels, on the model's device
-    fake = torch.zeros_like(real)
-    disc_loss = F.binary_cross_entropy_with_logits(
-        discriminator(teacher.states.detach(), lengths), real
-    ) + F.binary_cross_entropy_with_logits(discriminator(free.states.detach(), lengths), fake)
-    disc_optimizer.zero_grad(set_to_none=True)
-    disc_loss.backward()
-    disc_optimizer.step()
-    fool = F.binary_cross_entropy_with_logits(discriminator(free.states, lengths), real)
-    return sequence_loss(teacher.logits, batch.tgt) + adversarial_weight * fool
-
-
 @torch.no_grad()
 def evaluate(model: Seq2Seq, numbers, *, batch_size: int = 1024) -> dict[str, float | torch.Tensor]:
     """Greedy and teacher-forced accuracy of ``model`` on ``numbers``.
@@ -322,232 +216,3 @@ def translate(model: Seq2Seq, text: str, *, max_len: int = 20) -> tuple[list[str
     model.train(was_training)
     words = TARGET_VOCAB.decode(tokens[0])
     return words, attention[0, : len(words) + 1].cpu(), digits
-
-
-# --- The training regimes compared in notebook 03 and benchmarks/bench_seq2seq.py -----------------------
-
-REGIME_KINDS = ("ratio", "per_batch", "scheduled", "professor")
-
-
-@dataclass(frozen=True)
-class Regime:
-    """How the decoder is fed during training.
-
-    ``kind``: ``"ratio"`` feeds the true word with probability ``teacher_prob`` per example and step (1:
-    teacher forcing, 0: free running); ``"per_batch"`` is the lecture's rule: one coin per batch decides
-    teacher forcing for the whole batch; ``"scheduled"`` is scheduled sampling with
-    :func:`inverse_sigmoid_decay` (``decay_k``); ``"professor"`` is professor forcing.
-    """
-
-    name: str
-    kind: str
-    teacher_prob: float = 1.0
-    decay_k: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in REGIME_KINDS:
-            raise ValueError(f"kind: expected one of {REGIME_KINDS}, got {self.kind!r}")
-        if not 0.0 <= self.teacher_prob <= 1.0:
-            raise ValueError(f"teacher_prob: expected a probability in [0, 1], got {self.teacher_prob!r}")
-
-    def teacher_prob_at(self, step: int) -> float:
-        """The probability of feeding the true word at optimisation step ``step`` (0-based)."""
-        return inverse_sigmoid_decay(step, self.decay_k) if self.kind == "scheduled" else self.teacher_prob
-
-
-def decay_k_for_midpoint(midpoint: float) -> float:
-    """The ``k`` for which :func:`inverse_sigmoid_decay` is 0.5 at ``midpoint`` steps (``k ln k = midpoint``)."""
-    if midpoint <= 0:
-        raise ValueError(f"midpoint: expected a positive number of steps, got {midpoint!r}")
-    lo, hi = 1.0, max(2.0, midpoint)
-    for _ in range(100):  # bisection: k ln k is increasing for k >= 1
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mid * math.log(mid) < midpoint else (lo, mid)
-    return (lo + hi) / 2
-
-
-def standard_regimes(steps: int) -> list[Regime]:
-    """The five regimes of the notebook; scheduled sampling reaches probability 0.5 halfway through ``steps``."""
-    return [
-        Regime("teacher_forcing", "ratio", 1.0),
-        Regime("free_running", "ratio", 0.0),
-        Regime("fixed_ratio", "per_batch", 0.5),
-        Regime("scheduled_sampling", "scheduled", decay_k=decay_k_for_midpoint(steps / 2)),
-        Regime("professor_forcing", "professor"),
-    ]
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """Sizes and budget of one training run (the same for every regime).
-
-    Adam with ``lr`` falling linearly to ``final_lr_fraction * lr`` at the last step, gradients clipped
-    to ``clip_norm``. Professor forcing's adversarial weight grows linearly from 0 to
-    ``adversarial_weight`` over the first half of the steps: while the free-running states are still
-    noise, a full-strength adversarial gradient swamps the cross-entropy (with the clipping) and the
-    model does not learn at all.
-    """
-
-    embed: int = 32
-    hidden: int = 64
-    batch_size: int = 64
-    lr: float = 5e-3
-    clip_norm: float = 1.0
-    steps: int = 400
-    eval_every: int = 100
-    adversarial_weight: float = 0.1
-    final_lr_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        if min(self.embed, self.hidden, self.batch_size, self.steps, self.eval_every) < 1 or self.lr <= 0:
-            raise ValueError("embed, hidden, batch_size, steps, eval_every, lr: expected positive values")
-        if self.steps % self.eval_every:
-            raise ValueError(f"steps={self.steps}: expected a multiple of eval_every={self.eval_every}")
-
-
-@dataclass
-class RegimeRun:
-    """One trained model: its regime and seed, the training history, and evaluations by step.
-
-    ``checkpoints[step]`` maps ``"test"`` and ``"long"`` to :func:`evaluate`'s result at that step;
-    ``train_seconds`` is the CPU time of the training steps, evaluations excluded.
-    """
-
-    regime: Regime
-    seed: int
-    model: Seq2Seq
-    history: History
-    checkpoints: dict[int, dict[str, dict]]
-    train_seconds: float
-
-
-def train_regime(
-    regime: Regime,
-    numbers_train,
-    eval_sets: dict,
-    config: ExperimentConfig,
-    *,
-    seed: int,
-    device: torch.device | str = "cpu",
-    progress: bool = True,
-) -> RegimeRun:
-    """Train a fresh :class:`Seq2Seq` with ``regime`` for ``config.steps`` batches and evaluate it on
-    ``eval_sets`` (``{"test": numbers, "long": numbers}``) every ``config.eval_every`` steps.
-
-    The seed fixes the initial weights, the batch order and the random choices of the regime, so every
-    regime with the same seed sees the same batches in the same order.
-    """
-    seed_everything(seed)
-    model = Seq2Seq(embed=config.embed, hidden=config.hidden).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    discriminator = disc_optimizer = None
-    if regime.kind == "professor":
-        discriminator = BehaviourDiscriminator(config.hidden).to(device)
-        disc_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.lr)
-    per_epoch = math.ceil(len(numbers_train) / config.batch_size)
-    schedule = [
-        b
-        for epoch in range(math.ceil(config.steps / per_epoch))
-        for b in batches(numbers_train, config.batch_size, seed=1000 * seed + epoch)
-    ][: config.steps]
-    generator = torch.Generator(device=device).manual_seed(seed)
-    state = {"step": 0, "eval_seconds": 0.0}
-    checkpoints: dict[int, dict[str, dict]] = {}
-
-    def step_loss(batch: Batch) -> torch.Tensor:
-        batch = batch.to(device)
-        step, state["step"] = state["step"], state["step"] + 1
-        if regime.kind == "professor":
-            return professor_forcing_loss(
-                model,
-                discriminator,
-                disc_optimizer,
-                batch,
-                config.adversarial_weight * min(1.0, 2 * step / config.steps),
-            )
-        prob = regime.teacher_prob_at(step)
-        if regime.kind == "per_batch":
-            prob = float(torch.rand((), generator=generator, device=device) < prob)
-        out = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=prob, generator=generator)
-        return sequence_loss(out.logits, batch.tgt)
-
-    def run_eval() -> dict[str, float]:
-        start = time.process_time()
-        results = {name: evaluate(model, numbers) for name, numbers in eval_sets.items()}
-        checkpoints[state["step"]] = results
-        state["eval_seconds"] += time.process_time() - start
-        return {f"{name}_{key}": float(r[key]) for name, r in results.items() for key in ("exact_match",)}
-
-    start = time.process_time()
-    # The learning rate falls linearly to final_lr_fraction * lr at the last step.
-    decay = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 1 - (1 - config.final_lr_fraction) * s / config.steps
-    )
-    history = fit(
-        step_loss,
-        schedule,
-        optimizer,
-        clip_norm=config.clip_norm,
-        scheduler=decay,
-        evaluate=run_eval,
-        eval_every=config.eval_every,
-        desc=f"{regime.name}, seed {seed}",
-        progress=progress,
-    )
-    seconds = time.process_time() - start - state["eval_seconds"]
-    return RegimeRun(regime, seed, model, history, checkpoints, seconds)
-
-
-METRICS = ("exact_match", "token_accuracy", "teacher_forced_accuracy")
-
-
-def results_table(runs: list[RegimeRun]) -> list[dict[str, float | str]]:
-    """One row per run and checkpoint: regime, seed, step, train_seconds and test/long metrics."""
-    return [
-        {
-            "regime": run.regime.name,
-            "seed": run.seed,
-            "step": step,
-            "train_seconds": run.train_seconds,
-            **{f"{name}_{key}": float(results[name][key]) for name in results for key in METRICS},
-        }
-        for run in runs
-        for step, results in run.checkpoints.items()
-    ]
-
-
-def seed_values(table: list[dict], regime: str, column: str, step: int) -> list[float]:
-    """The per-seed values of ``column`` for ``regime`` at ``step`` (rows of :func:`results_table`)."""
-    if table and column not in table[0]:
-        raise ValueError(f"column: expected one of {sorted(table[0])}, got {column!r}")
-    return [float(row[column]) for row in table if row["regime"] == regime and row["step"] == step]
-
-
-def seed_summary(table: list[dict], column: str, step: int) -> dict[str, dict[str, float]]:
-    """Per regime (in table order): mean, min, max and spread (max - min over seeds) of ``column`` at ``step``."""
-    summary = {}
-    for regime in dict.fromkeys(row["regime"] for row in table):
-        values = seed_values(table, regime, column, step)
-        if values:
-            summary[regime] = {
-                "mean": sum(values) / len(values),
-                "min": min(values),
-                "max": max(values),
-                "spread": max(values) - min(values),
-            }
-    return summary
-
-
-def format_summary(summary: dict[str, dict[str, float]]) -> str:
-    """:func:`seed_summary` as an aligned text table with 3 decimals."""
-    lines = [f"{'regime':<20}{'mean':>8}{'min':>8}{'max':>8}{'spread':>8}"]
-    lines += [
-        f"{regime:<20}" + "".join(f"{row[k]:>8.3f}" for k in ("mean", "min", "max", "spread"))
-        for regime, row in summary.items()
-    ]
-    return "\n".join(lines)
-
-
-def separated(a, b) -> bool:
-    """True when two sets of per-seed values do not overlap: every value of one beats every value of the other."""
-    return bool(min(a) > max(b) or min(b) > max(a))
