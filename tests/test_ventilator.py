@@ -141,3 +141,38 @@ def test_breath_plots_draw_and_reject_bad_shapes(breaths):
     assert len(ax.lines) == 3  # two models and the floor
     with pytest.raises(ValueError, match=r"errors\['a'\]: expected a 1-D array"):
         plot_error_by_step({"a": torch.ones(3, 30)})
+
+
+def test_expiration_empties_the_lung_through_both_resistances():
+    """During expiration the volume decays by the factor 1 - dt / ((R + R_EXP) C) per step (C in L/cmH2O)."""
+    from lecture_utils.data.ventilator import INSPIRATORY_STEPS, R_EXP
+
+    b = simulate_breaths(300, seed=2, noise_sigma=0.0)
+    v = b.volume[:, INSPIRATORY_STEPS - 1 :].double()  # (breaths, expiratory steps + 1)
+    tau = (b.r[:, 0].double() + R_EXP) * b.c[:, 0].double() / 1000.0  # s
+    expected = v[:, :-1] * (1 - DT / tau)[:, None]
+    assert torch.allclose(v[:, 1:], expected, rtol=1e-4, atol=1e-3)
+    # without the expiratory valve the decay would differ by far more than the tolerance
+    assert not torch.allclose(v[:, 1:], v[:, :-1] * (1 - DT / (b.r[:, 0].double() * b.c[:, 0] / 1000.0))[:, None],
+                              rtol=1e-2, atol=1.0)
+
+
+def test_controller_is_the_documented_pi_law_with_anti_windup():
+    """u_in re-derived from the recorded pressures with the docstring's PI law; the sum pauses while pinned."""
+    from lecture_utils.data.ventilator import INSPIRATORY_STEPS, KI, KP
+
+    b = simulate_breaths(300, seed=4, noise_sigma=0.0)
+    p, target = b.true_pressure.double(), b.target.double()
+    integral = torch.zeros(len(b), dtype=torch.float64)
+    seen = torch.full((len(b),), PEEP, dtype=torch.float64)
+    pinned_somewhere = torch.zeros(len(b), dtype=torch.bool)
+    for t in range(INSPIRATORY_STEPS):
+        error = target - seen
+        trial = integral + error * DT
+        u = (KP * error + KI * trial).clamp(0.0, 100.0)
+        pinned = ((u >= 100.0) & (error > 0)) | ((u <= 0.0) & (error < 0))
+        pinned_somewhere |= pinned
+        integral = torch.where(pinned, integral, trial)
+        assert torch.allclose(b.u_in[:, t].double(), u, atol=1e-3), f"step {t}"
+        seen = p[:, t]
+    assert pinned_somewhere.sum() >= 10, "the check needs breaths whose valve is pinned (where anti-windup acts)"
