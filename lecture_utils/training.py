@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,3 +123,26 @@ def fit(
     bar.close()
     history.seconds = time.perf_counter() - start
     return history
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``with eval_mode(model):`` runs the block in eval mode (no dropout) and restores the previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def linear_decay(
+    optimizer: torch.optim.Optimizer, total_steps: int, final_fraction: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A schedule whose learning rate falls linearly from its initial value to ``final_fraction`` of it at
+    ``total_steps`` steps, and stays there after."""
+    if total_steps < 1 or not 0.0 <= final_fraction <= 1.0:
+        raise ValueError(f"expected total_steps >= 1 and final_fraction in [0, 1], got {total_steps}, {final_fraction}")
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1 - (1 - final_fraction) * min(step / total_steps, 1.0)
+    )

@@ -183,3 +183,31 @@ def test_plot_helpers_draw_and_validate():
         heatmap(np.eye(3), xlabels=["a"])
     with pytest.raises(ValueError, match="smooth"):
         plot_history(history, smooth=0)
+
+
+def test_eval_mode_restores_the_previous_mode_even_after_an_error():
+    from lecture_utils.training import eval_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    with eval_mode(model):
+        assert not model.training and not model[1].training
+    assert model.training
+    model.eval()
+    with pytest.raises(RuntimeError), eval_mode(model):
+        raise RuntimeError("inside")
+    assert not model.training
+
+
+def test_linear_decay_reaches_the_final_fraction_and_stays():
+    from lecture_utils.training import linear_decay
+
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = linear_decay(optimizer, total_steps=4, final_fraction=0.2)
+    rates = []
+    for _ in range(6):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2, 0.2])
+    with pytest.raises(ValueError, match="final_fraction"):
+        linear_decay(optimizer, total_steps=4, final_fraction=1.5)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from lecture_utils.checks import expect_tensor
-from lecture_utils.training import History, fit
+from lecture_utils.training import History, eval_mode, fit
 
 LECTURE_HIDDEN = (400, 300, 200, 100)
 
@@ -130,12 +130,9 @@ def matched_unidirectional_hidden(
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
     """Predictions ``(breaths, steps)`` on the CPU for inputs ``(breaths, steps, features)``, in eval mode."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    out = torch.cat([model(chunk.to(device)).cpu() for chunk in x.split(batch_size)])
-    model.train(was_training)
-    return out
+    with eval_mode(model):
+        return torch.cat([model(chunk.to(device)).cpu() for chunk in x.split(batch_size)])
 
 
 def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

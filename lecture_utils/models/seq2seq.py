@@ -22,6 +22,7 @@ from torch import nn
 from lecture_utils.checks import expect_tensor
 from lecture_utils.data.numerals import MAX_DIGITS, SOURCE_VOCAB, TARGET_VOCAB, make_batch, parse_number_text
 from lecture_utils.models.feeding import choose_next_input
+from lecture_utils.training import eval_mode
 
 PAD, SOS, EOS = TARGET_VOCAB.pad, TARGET_VOCAB.sos, TARGET_VOCAB.eos
 
@@ -168,29 +169,26 @@ def evaluate(model: Seq2Seq, numbers, *, batch_size: int = 1024) -> dict[str, fl
     ``position_accuracy`` / ``position_count``: greedy token accuracy and the number of targets per
     output position (tensors of length max target length).
     """
-    was_training = model.training
-    model.eval()
     exact = correct = forced = total = 0
-    by_position = torch.zeros(0)
-    counts = torch.zeros(0)
-    for i in range(0, len(numbers), batch_size):
-        batch = make_batch(numbers[i : i + batch_size]).to(next(model.parameters()).device)
-        real = batch.tgt != PAD  # (batch, tgt_len)
-        tokens, _ = model.greedy_decode(batch.src, batch.src_lengths, max_len=batch.tgt.shape[1] + 1)
-        width = batch.tgt.shape[1]
-        tokens = F.pad(tokens, (0, max(0, width - tokens.shape[1])), value=PAD)[:, :width]  # (batch, tgt_len)
-        hits = (tokens == batch.tgt) & real
-        exact += int((hits.sum(1) == real.sum(1)).sum())
-        correct += int(hits.sum())
-        total += int(real.sum())
-        teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
-        forced += int(((teacher.tokens == batch.tgt) & real).sum())
-        grow = width - len(by_position)
-        if grow > 0:
-            by_position, counts = F.pad(by_position, (0, grow)), F.pad(counts, (0, grow))
-        by_position[:width] += hits.sum(0).cpu().float()
-        counts[:width] += real.sum(0).cpu().float()
-    model.train(was_training)
+    by_position, counts = torch.zeros(0), torch.zeros(0)
+    with eval_mode(model):
+        for i in range(0, len(numbers), batch_size):
+            batch = make_batch(numbers[i : i + batch_size]).to(next(model.parameters()).device)
+            real = batch.tgt != PAD  # (batch, tgt_len)
+            tokens, _ = model.greedy_decode(batch.src, batch.src_lengths, max_len=batch.tgt.shape[1] + 1)
+            width = batch.tgt.shape[1]
+            tokens = F.pad(tokens, (0, max(0, width - tokens.shape[1])), value=PAD)[:, :width]  # (batch, tgt_len)
+            hits = (tokens == batch.tgt) & real
+            exact += int((hits.sum(1) == real.sum(1)).sum())
+            correct += int(hits.sum())
+            total += int(real.sum())
+            teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
+            forced += int(((teacher.tokens == batch.tgt) & real).sum())
+            grow = width - len(by_position)
+            if grow > 0:
+                by_position, counts = F.pad(by_position, (0, grow)), F.pad(counts, (0, grow))
+            by_position[:width] += hits.sum(0).cpu().float()
+            counts[:width] += real.sum(0).cpu().float()
     return {
         "exact_match": exact / len(numbers),
         "token_accuracy": correct / total,
@@ -210,9 +208,7 @@ def translate(model: Seq2Seq, text: str, *, max_len: int = 20) -> tuple[list[str
     digits = parse_number_text(text)
     device = next(model.parameters()).device
     src = torch.tensor([[SOURCE_VOCAB.stoi[c] for c in digits]], device=device)  # (1, digits)
-    was_training = model.training
-    model.eval()
-    tokens, attention = model.greedy_decode(src, torch.tensor([len(digits)], device=device), max_len=max_len)
-    model.train(was_training)
+    with eval_mode(model):
+        tokens, attention = model.greedy_decode(src, torch.tensor([len(digits)], device=device), max_len=max_len)
     words = TARGET_VOCAB.decode(tokens[0])
     return words, attention[0, : len(words) + 1].cpu(), digits

@@ -14,7 +14,7 @@ from lecture_utils.models.feeding import Regime
 from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss
 from lecture_utils.models.seq2seq import Seq2Seq, evaluate, sequence_loss
 from lecture_utils.repro import seed_everything
-from lecture_utils.training import History, fit
+from lecture_utils.training import History, fit, linear_decay
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,7 @@ def train_regime(
 
     start = time.process_time()
     # The learning rate falls linearly to final_lr_fraction * lr at the last step.
-    decay = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 1 - (1 - config.final_lr_fraction) * s / config.steps
-    )
+    decay = linear_decay(optimizer, config.steps, config.final_lr_fraction)
     history = fit(
         step_loss,
         schedule,

@@ -25,14 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from lecture_utils.checks import expect_tensor
-from lecture_utils.training import History, fit
+from lecture_utils.training import History, eval_mode, fit, linear_decay
 
 PAD, UNK, BOW, EOW = "<pad>", "<unk>", "<w>", "</w>"
 Sentence = tuple[list[str], list[str]]
 
 
 class Vocab:
-    """Token <-> index; index 0 is the padding token and unknown tokens map to ``<unk>`` (if present)."""
+    """Token <-> index. The first ``specials`` come first (by default ``<pad>`` at 0 and ``<unk>`` at 1;
+    the tag vocabulary has none, so there index 0 is a real tag); unknown tokens map to ``<unk>`` if present."""
 
     def __init__(self, tokens: Iterable[str], *, specials: Sequence[str] = (PAD, UNK)) -> None:
         self.itos: list[str] = list(specials)
@@ -274,16 +275,17 @@ class EpochBatches:
 @torch.no_grad()
 def predict_tags(model: BiLSTMTagger, enc: Encoders, sentences: Sequence[Sequence[str]],
                  batch_size: int = 256) -> list[list[str]]:
-    """The predicted tag of each word of each sentence, in the input order (leaves the model in eval mode)."""
-    model.eval()
+    """The predicted tag of each word of each sentence, in the input order (in eval mode; the model's mode
+    is restored afterwards)."""
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     predicted: list[list[str]] = [[] for _ in sentences]
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = enc.batch([sentences[i] for i in idx])
-        best = model(batch).argmax(dim=2)  # (B, T)
-        for row, i in enumerate(idx):
-            predicted[i] = [enc.tags.itos[j] for j in best[row, : len(sentences[i])].tolist()]
+    with eval_mode(model):
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = enc.batch([sentences[i] for i in idx])
+            best = model(batch).argmax(dim=2)  # (B, T)
+            for row, i in enumerate(idx):
+                predicted[i] = [enc.tags.itos[j] for j in best[row, : len(sentences[i])].tolist()]
     return predicted
 
 
@@ -406,8 +408,7 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
     batches = EpochBatches(enc, train, config.batch_size, seed=config.seed)
     total = config.epochs * len(batches)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    floor = config.final_lr_fraction
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - (1 - floor) * min(s / total, 1))
+    scheduler = linear_decay(optimizer, total, config.final_lr_fraction)
     dev_words = [w for w, _ in dev]
     best = {"accuracy": -1.0, "state": copy.deepcopy(model.state_dict()), "waited": 0}
 
