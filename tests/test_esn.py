@@ -250,3 +250,35 @@ def test_plot_free_run_and_widget(series):
     assert [c.description for c in widget.children[:3]] == ["spectral radius", "leak rate", "input scaling"]
     with pytest.raises(ValueError, match="horizon"):
         esn_free_run_explorer(series, train=1300, horizon=500)
+
+
+@pytest.mark.parametrize("leak_rate", [0.3, 1.0])
+def test_numpy_dense_loop_equals_the_torch_sparse_loop(series, leak_rate):
+    dense = EchoStateNetwork(1, 60, leak_rate=leak_rate, bias_scaling=0.2, seed=4, dtype=torch.float64)
+    sparse = EchoStateNetwork(1, 60, leak_rate=leak_rate, bias_scaling=0.2, seed=4, dtype=torch.float64)
+    assert dense.dense
+    sparse.dense, sparse.w = False, EchoStateNetwork._csr(sparse.w_dense)  # force the torch CSR loop
+    a, b = dense.run(series[:300]), sparse.run(series[:300])
+    torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    torch.testing.assert_close(dense.state, b[-1], atol=1e-12, rtol=0)  # the state carries over
+    torch.testing.assert_close(dense.run(series[300:310]), sparse.run(series[300:310]), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("where", ["inputs", "targets"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_fit_rejects_non_finite_values(series, where, bad):
+    inputs, targets = series[:400].clone(), series[1:401].clone()
+    (inputs if where == "inputs" else targets)[137, 0] = bad
+    esn = EchoStateNetwork(1, 30, seed=0)
+    with pytest.raises(ValueError, match=rf"{where}: expected finite values, found NaN or infinity at step 137"):
+        esn.fit(inputs, targets, washout=50)
+    assert not esn.is_fitted  # nothing half-trained is left behind
+
+
+def test_ridge_readout_rejects_non_finite_states():
+    states = torch.zeros(20, 3)
+    states[5, 1] = float("nan")
+    with pytest.raises(ValueError, match="states: expected finite values.*step 5"):
+        ridge_readout(states, torch.zeros(20, 1), 1e-3)
+    with pytest.raises(ValueError, match="inputs: expected finite values"):
+        EchoStateNetwork(1, 10, seed=0).run(torch.tensor([[0.0], [float("-inf")]]))

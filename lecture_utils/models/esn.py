@@ -15,9 +15,12 @@ defaults.
 
 Speed (one CPU thread): the input, bias, teacher-feedback and noise terms of all steps are computed in
 one matrix product before the loop; each step is then three in-place operations on a preallocated
-state buffer (``addmv`` with ``W`` stored as sparse CSR with int32 indices, dense for small
-reservoirs; ``tanh_``; ``lerp``). States
-are float32 by default; the ridge solve runs in float64, where it matters.
+state buffer. Up to ``DENSE_UP_TO`` units ``W`` is dense and the loop runs in NumPy (a BLAS ``gemv``,
+``tanh`` and the leaky mix; NumPy's per-call overhead is about half of torch's, which dominates at
+this size); above it ``W`` is sparse CSR with int32 indices and the loop runs in torch (``addmv``,
+``tanh_``, ``lerp``). States are float32 by default; the ridge solve (Gram matrix and Cholesky) runs
+in float64, where it matters. Non-finite inputs or targets are rejected with an error naming the first
+bad step (a NaN would otherwise spread silently through every state and the whole readout).
 
 Shapes: inputs ``(time, input_size)``, targets and outputs ``(time, output_size)``, states
 ``(time, units)``.
@@ -32,7 +35,7 @@ import torch
 
 from lecture_utils.checks import expect_tensor
 
-DENSE_UP_TO = 200  # one-thread CPU crossover: a dense W x is faster below ~250 units, CSR above
+DENSE_UP_TO = 400  # one-thread CPU crossover: the NumPy loop with a dense W is faster up to ~500 units, CSR above
 
 
 def spectral_radius(weights: torch.Tensor) -> float:
@@ -59,12 +62,53 @@ def ridge_readout(states: torch.Tensor, targets: torch.Tensor, ridge: float) -> 
     x = states.detach().cpu().numpy().astype(np.float64)
     y = targets.detach().cpu().numpy().astype(np.float64)
     x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+    # a NaN or an infinity anywhere makes its column's mean non-finite: a free test, the slow search only then
+    if not (np.isfinite(x_mean).all() and np.isfinite(y_mean).all()):
+        _expect_finite(states, "states")
+        _expect_finite(targets, "targets")
     x -= x_mean
     y -= y_mean
     gram = x.T @ x  # (features, features); NumPy uses a symmetric rank-k update here
     gram[np.diag_indices_from(gram)] += ridge
-    w_t = np.linalg.solve(gram, x.T @ y)  # (features, outputs)
+    rhs = x.T @ y  # (features, outputs)
+    factor, info = torch.linalg.cholesky_ex(torch.from_numpy(gram))  # half the work of an LU solve
+    if int(info) == 0:
+        w_t = torch.cholesky_solve(torch.from_numpy(rhs), factor).numpy()
+    else:  # not positive definite (ridge 0 and collinear states): least squares instead
+        w_t = np.linalg.lstsq(gram, rhs, rcond=None)[0]
     return torch.from_numpy(np.ascontiguousarray(w_t.T)), torch.from_numpy(y_mean - x_mean @ w_t)
+
+
+def _expect_finite(values: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming the first time step (row) of ``values`` that holds a NaN or an infinity."""
+    finite = torch.isfinite(values.detach())
+    if not bool(finite.all()):
+        row = int((~finite).reshape(finite.shape[0], -1).any(1).nonzero()[0, 0]) if finite.dim() else 0
+        raise ValueError(
+            f"{name}: expected finite values, found NaN or infinity at step {row} "
+            f"({int((~finite).sum())} non-finite entries); clean or drop them before fitting"
+        )
+
+
+def _run_dense(drive: np.ndarray, w: np.ndarray, x: np.ndarray, leak_rate: float, states: np.ndarray) -> np.ndarray:
+    """The state loop in NumPy for a dense ``W``: ``states[t] = (1-a) x(t-1) + a tanh(W x(t-1) + drive[t])``.
+
+    ``drive`` and ``states`` are ``(time, units)``, ``x`` the state before the first step; returns the last state.
+    """
+    pre = np.empty_like(x)
+    keep = 1.0 - leak_rate
+    for drive_t, out in zip(drive, states, strict=True):
+        np.dot(w, x, out=pre)  # W x(t-1): one BLAS gemv
+        pre += drive_t  # + W_in u(t) + b (+ W_fb y(t-1) + noise)
+        if leak_rate == 1.0:
+            np.tanh(pre, out=out)
+        else:
+            np.tanh(pre, out=pre)
+            np.multiply(x, keep, out=out)
+            pre *= leak_rate
+            out += pre
+        x = out
+    return x
 
 
 def nrmse(prediction: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> float:
@@ -172,8 +216,9 @@ class EchoStateNetwork:
         expect_tensor(bias, "weights[2] (bias)", (units,), f"(units={units},)")
         expect_tensor(w_fb, "weights[3] (W_fb)", (units, output_size), f"(units={units}, output_size={output_size})")
         self.w_dense = w  # (units, units), float64: kept to check the spectral radius
-        # (units, units): sparse CSR with int32 indices, or dense up to DENSE_UP_TO units (faster there)
-        self.w = w.to(dtype) if units <= DENSE_UP_TO else self._csr(w.to(dtype))
+        # (units, units): dense up to DENSE_UP_TO units (NumPy loop, faster there), else sparse CSR with int32 indices
+        self.dense = units <= DENSE_UP_TO
+        self.w = w.to(dtype).contiguous() if self.dense else self._csr(w.to(dtype))
         self.w_in, self.bias, self.w_fb = w_in.to(dtype), bias.to(dtype), w_fb.to(dtype)
         self.has_feedback = bool(w_fb.abs().max() > 0)
         self._noise_gen = torch.Generator().manual_seed(seed + 1)
@@ -235,6 +280,7 @@ class EchoStateNetwork:
 
     def _check_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
         expect_tensor(inputs, "inputs", (None, self.input_size), f"(time, input_size={self.input_size})")
+        _expect_finite(inputs, "inputs")
         return inputs.to(self.dtype)
 
     def run(self, inputs: torch.Tensor, *, feedback: torch.Tensor | None = None, noise: float = 0.0) -> torch.Tensor:
@@ -254,6 +300,12 @@ class EchoStateNetwork:
         if noise > 0:
             drive += noise * (2 * torch.rand(steps, self.units, generator=self._noise_gen, dtype=self.dtype) - 1)
         states = torch.empty(steps, self.units, dtype=self.dtype)  # (time, units), preallocated
+        if not steps:
+            return states
+        if self.dense:
+            _run_dense(drive.numpy(), self.w.numpy(), self.state.numpy(), self.leak_rate, states.numpy())
+            self.state = states[-1].clone()
+            return states
         pre = torch.empty(self.units, dtype=self.dtype)
         x = self.state
         # unbind makes all the row views in one call, cheaper than indexing drive[t] and states[t]
@@ -262,8 +314,7 @@ class EchoStateNetwork:
             pre.tanh_()
             torch.lerp(x, pre, self.leak_rate, out=out)  # (1 - a) x(t-1) + a tanh(...)
             x = out
-        if steps:
-            self.state = x.clone()
+        self.state = x.clone()
         return states
 
     def readout(self, states: torch.Tensor) -> torch.Tensor:
@@ -286,6 +337,7 @@ class EchoStateNetwork:
             (inputs.shape[0], self.output_size),
             f"(time={inputs.shape[0]}, output_size={self.output_size})",
         )
+        _expect_finite(targets, "targets")
         if not 0 <= washout < inputs.shape[0]:
             raise ValueError(f"washout: expected an int in [0, {inputs.shape[0]}), got {washout!r}")
         targets = targets.to(self.dtype)
