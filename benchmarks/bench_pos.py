@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from lecture_utils import seed_everything
+from lecture_utils.data.tagging import Encoders
 from lecture_utils.data.ud import load_ud
 from lecture_utils.models.tagger import (
     TAGGER_CONFIGS,
-    Encoders,
     MostFrequentTag,
     evaluate_tags,
     predict_tags,

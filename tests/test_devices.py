@@ -34,9 +34,9 @@ CPU_BY_DESIGN = {
     "models/regressor.__init__": "registered buffers, moved by Module.to()",
     "models/regressor.train_regressor": "batch indices drawn by a CPU generator, the batches are moved to the device",
     "models/seq2seq.evaluate": "CPU accumulators; every addition is .cpu()'d first",
-    "models/tagger.encode": DATA,
-    "models/tagger.batch": DATA,
-    "models/tagger.length_batches": "batch composition drawn by a CPU generator (plain indices)",
+    "data/tagging.encode": DATA,
+    "data/tagging.batch": DATA,
+    "data/tagging.length_batches": "batch composition drawn by a CPU generator (plain indices)",
     "models/tagger.confusion_counts": "counts over Python lists of tags",
 }
 

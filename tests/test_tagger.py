@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lecture_utils.data import tagging
 from lecture_utils.models import tagger as tg
 
 TRAIN = [
@@ -15,29 +16,29 @@ TRAIN = [
 
 
 def test_vocab_frequency_cutoff_and_unknown_words():
-    vocab = tg.Vocab.build(["b", "a", "b", "c", "a", "b"], min_freq=2)
-    assert vocab.itos == [tg.PAD, tg.UNK, "b", "a"]  # most frequent first, "c" (once) cut off
+    vocab = tagging.Vocab.build(["b", "a", "b", "c", "a", "b"], min_freq=2)
+    assert vocab.itos == [tagging.PAD, tagging.UNK, "b", "a"]  # most frequent first, "c" (once) cut off
     assert vocab.encode(["a", "c", "zebra"]).tolist() == [3, 1, 1]
     assert "c" not in vocab and len(vocab) == 4
-    tags = tg.Vocab(["NOUN", "VERB"], specials=())
+    tags = tagging.Vocab(["NOUN", "VERB"], specials=())
     with pytest.raises(ValueError, match="unknown token 'ADJ'"):
         tags.index("ADJ")
     with pytest.raises(ValueError, match="min_freq"):
-        tg.Vocab.build(["a"], min_freq=0)
+        tagging.Vocab.build(["a"], min_freq=0)
 
 
 def test_encoders_lowercase_words_and_keep_case_in_characters():
-    enc = tg.Encoders.fit(TRAIN, min_word_freq=2)
-    assert set(enc.words.itos) == {tg.PAD, tg.UNK, "the", "ate", "."}
+    enc = tagging.Encoders.fit(TRAIN, min_word_freq=2)
+    assert set(enc.words.itos) == {tagging.PAD, tagging.UNK, "the", "ate", "."}
     assert enc.tags.itos == ["DET", "NOUN", "PRON", "PUNCT", "VERB"]
     spelled = enc.spell("Everybody")
-    assert spelled[0] == enc.chars.stoi[tg.BOW] and spelled[-1] == enc.chars.stoi[tg.EOW]
+    assert spelled[0] == enc.chars.stoi[tagging.BOW] and spelled[-1] == enc.chars.stoi[tagging.EOW]
     assert spelled[1] == enc.chars.stoi["E"] != enc.chars.stoi["e"]
     assert enc.spell("Zq")[1:3] == [enc.chars.unk_index] * 2  # characters never seen in training
 
 
 def test_batch_padding_mask_and_distinct_forms():
-    enc = tg.Encoders.fit(TRAIN, min_word_freq=2)
+    enc = tagging.Encoders.fit(TRAIN, min_word_freq=2)
     words = [["the", "The", "zebra"], ["the"]]
     batch = enc.batch(words, [["DET", "DET", "NOUN"], ["DET"]])
     assert batch.words.shape == batch.forms.shape == batch.mask.shape == (2, 3)
@@ -100,7 +101,7 @@ def test_reverse_padded_matches_a_packed_bidirectional_lstm():
 
 def test_padding_does_not_change_a_sentences_scores():
     """A sentence scored alone and next to a longer one gets the same scores at its real words."""
-    enc = tg.Encoders.fit(TRAIN)
+    enc = tagging.Encoders.fit(TRAIN)
     torch.manual_seed(0)
     model = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), hidden=8).eval()
     alone = model(enc.batch([["the", "cat"]]))  # (1, 2, n_tags)
@@ -110,7 +111,7 @@ def test_padding_does_not_change_a_sentences_scores():
 
 def test_training_learns_a_toy_corpus_and_keeps_the_best_epoch():
     train = TRAIN * 20
-    enc = tg.Encoders.fit(train)
+    enc = tagging.Encoders.fit(train)
     config = tg.TrainConfig(epochs=6, batch_size=8, lr=1e-2, hidden=16, patience=2, dropout=0.0)
     model, history = tg.train_tagger(enc, train, TRAIN, config, progress=False)
     dev = history.series("dev_accuracy")
@@ -120,7 +121,7 @@ def test_training_learns_a_toy_corpus_and_keeps_the_best_epoch():
 
 
 def test_early_stopping_ends_training():
-    enc = tg.Encoders.fit(TRAIN)
+    enc = tagging.Encoders.fit(TRAIN)
     config = tg.TrainConfig(epochs=30, batch_size=1, lr=0.0, final_lr_fraction=1.0, hidden=4, patience=2)
     _, history = tg.train_tagger(enc, TRAIN, TRAIN, config, progress=False)
     assert len(history.evals) == 3  # the first epoch sets the best; two more without improvement
@@ -149,7 +150,7 @@ def test_tokenize_and_tag_text():
     words = ["I", "do", "n't", "like", "it", ",", "Sue", "'s", "cat", "."]
     assert tg.tokenize("I don't like it, Sue's cat.") == words
     assert tg.tokenize("Мама мыла раму.") == ["Мама", "мыла", "раму", "."]
-    enc = tg.Encoders.fit(TRAIN)
+    enc = tagging.Encoders.fit(TRAIN)
     model = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), hidden=4)
     tagged = tg.tag_text(model, enc, "The dog ate.")
     assert [w for w, _ in tagged] == ["The", "dog", "ate", "."] and all(t in enc.tags.itos for _, t in tagged)
