@@ -65,7 +65,7 @@ release: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m tools.assignments release
 
 grade: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m tools.assignments grade "$(SUBMISSIONS)" --jobs $(JOBS)
+	$(RUN_ENV) $(BIN)/python -m tools.assignments grade "$(SUBMISSIONS)" --jobs $(JOBS) $(GRADE_FLAGS)
 
 lock:
 	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv

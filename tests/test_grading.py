@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import csv
 import html
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,9 @@ EXPECTED = {
                                        "fx02_clip failed: GradingError: clip([-3, 0.5, 2], 1)",
                                        "fx02_relu_tests: the grader's check before it did not run"])},
     "escape": {N1: (ALL_RIGHT[N1], []), N2: (ALL_RIGHT[N2], [])},
+    # searches the kernel's whole file system for the reference notebooks and hidden tests (none there)
+    "disk_search": {N1: (ZERO[N1], ["fx01_square failed: TypeError: 'NoneType' object is not callable"]),
+                    N2: (ZERO[N2], ["fx02_clip failed: TypeError: 'NoneType' object is not callable"])},
 }
 CASES = list(EXPECTED)
 STUDENTS = {f"s{i:02d}_{CASES[i % len(CASES)]}": CASES[i % len(CASES)] for i in range(20)}
@@ -84,8 +88,9 @@ STUDENTS = {f"s{i:02d}_{CASES[i % len(CASES)]}": CASES[i % len(CASES)] for i in 
 
 def grade_cli(submissions: Path, source: Path, out: Path, *args: str) -> str:
     """Run the same command ``make grade`` runs; return what it printed."""
+    unsandboxed = ["--allow-unsandboxed"] if sandbox.isolation_level() != "namespaces" else []
     command = [sys.executable, "-m", "tools.assignments", "grade", str(submissions), "--source", str(source),
-               "--out", str(out), "--jobs", "2", *args]
+               "--out", str(out), "--jobs", "2", *unsandboxed, *args]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -175,6 +180,22 @@ def test_plan_restores_test_cells_and_reports_edits_and_deletions() -> None:
     deleted = nbformat.read(FIXTURE / "submissions" / "deleted_test" / N1, as_version=4)
     assert plan_grading(reference, deleted).report == ["test cell fx01_unit_norm_tests was deleted: scored 0"]
     assert [e.points for e in exercises(reference)] == [2, 2, 1]
+
+
+def test_grade_refuses_without_isolation_unless_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    from tools import assignments
+
+    (tmp_path / "submissions" / "ivanova").mkdir(parents=True)
+    monkeypatch.setattr(sandbox, "isolation_level", lambda: "network")
+    argv = ["grade", str(tmp_path / "submissions"), "--source", str(FIXTURE / "source"), "--out", str(tmp_path / "out")]
+    assert assignments.main(argv) == 2
+    assert "refused" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    ran = []
+    monkeypatch.setattr(assignments, "_run_worker", lambda task, reference, options: ran.append(task) or
+                        {"points": {e.test_id: 0.0 for e in exercises(reference)}, "report": [], "status": "graded"})
+    assert assignments.main([*argv, "--allow-unsandboxed"]) == 0
+    assert len(ran) == 2 and "kernel isolation: network" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------------------ release
@@ -288,6 +309,24 @@ def test_escape_attempts_fail_and_change_no_other_grade(fixture_grades: tuple) -
                         "'network': 'OSError'"):
             assert blocked in text, blocked
     # every other student's exact scores are asserted by test_case_scores_and_report
+
+
+@pytest.mark.grading
+@pytest.mark.skipif(sandbox.isolation_level() != "namespaces", reason="needs root and util-linux unshare")
+def test_disk_search_finds_no_solution_and_no_hidden_test(fixture_grades: tuple) -> None:
+    """A submission walks every folder the kernel can see, reading every notebook (for nbgrader's solution
+    and hidden-test markers) and every text file (for a hidden test's text): it must find nothing. Without
+    the allowlisted root it finds the references that ``release`` copies into the temporary folder."""
+    rows, _, out = fixture_grades
+    student = next(s for s, c in STUDENTS.items() if c == "disk_search")
+    assert sum(float(r["score"]) for r in rows if r["student"] == student) == 0
+    for notebook in (N1, N2):
+        text = html.unescape((out / "feedback" / student / notebook.replace(".ipynb", ".html"))
+                             .read_text(encoding="utf-8"))
+        assert "'notebooks with solutions or hidden tests': []" in text, notebook
+        assert "'files with hidden-test text': []" in text, notebook
+        files_read = int(re.search(r"'files read': (\d+)", text).group(1))
+        assert files_read > 1000, files_read  # the search did run (the Python installation's files)
 
 
 # ----------------------------------------------------------------- the course notebooks, fast mode

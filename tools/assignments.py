@@ -152,28 +152,41 @@ def _run_worker(task: Task, reference: nbformat.NotebookNode, options: dict) -> 
     return result
 
 
+class UnsandboxedError(RuntimeError):
+    """The kernels could not be isolated here and the instructor did not accept that explicitly."""
+
+
 def grade(submissions: Path, source: Path, out: Path, *, jobs: int, cell_timeout: float,
-          fast: bool = True) -> list[dict]:
+          fast: bool = True, allow_unsandboxed: bool = False) -> list[dict]:
     """Grade every student's notebooks; write the CSV and the feedback; return the CSV rows.
 
     ``fast`` runs the notebooks in their fast mode (``LECTURE_FAST=1``): the exercises and their tests are
     the same in both modes, only training is shorter, so the points are the same and grading is quicker.
+    Below the ``"namespaces"`` isolation level (no root, no util-linux) a submission could read the
+    reference notebooks and other students' work: grading then raises :class:`UnsandboxedError` unless
+    ``allow_unsandboxed``.
     """
+    level = sandbox.isolation_level()
+    if level != "namespaces" and not allow_unsandboxed:
+        raise UnsandboxedError(
+            f"kernel isolation available here: {level!r}, not 'namespaces' (needs root and util-linux "
+            "unshare, setpriv, prlimit, pivot_root): a submission could read the reference solutions, the "
+            "hidden tests and other students' files. Grade on a machine where you are root (a container or "
+            "VM is fine), or accept the risk with --allow-unsandboxed (make grade GRADE_FLAGS=--allow-unsandboxed)")
     if jobs < 1:
         raise ValueError(f"jobs: expected a positive int, got {jobs}")
     if cell_timeout <= 0:
         raise ValueError(f"cell_timeout: expected a positive number of seconds, got {cell_timeout}")
     notebooks = reference_notebooks(source)
     tasks, skipped = collect(submissions, notebooks)
-    level = sandbox.isolation_level()
     start = time.perf_counter()
 
-    hidden = [str(p.resolve()) for p in (source, submissions, out) if p.is_dir()]
+    masked = list(sandbox.masked_paths()) if level == "namespaces" else []  # scanned once, not per kernel
 
     def work(task: Task) -> dict:
         reference = notebooks[task.notebook]
         code_cells = sum(c.cell_type == "code" for c in reference.cells)
-        options = {"cell_timeout": cell_timeout, "isolation": level, "hidden": hidden, "fast": fast,
+        options = {"cell_timeout": cell_timeout, "isolation": level, "masked": masked, "fast": fast,
                    "worker_timeout": cell_timeout * (2 * code_cells + 10) + 120}
         return _run_worker(task, reference, options)
 
@@ -258,13 +271,20 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
                            help="seconds per cell")
             p.add_argument("--full", action="store_true", help="run in full mode, not fast mode")
+            p.add_argument("--allow-unsandboxed", action="store_true",
+                           help="grade even where kernels cannot be isolated (no root): submissions could "
+                                "read the solutions")
     args = parser.parse_args(argv)
     if args.command == "release":
         for path in release(args.source, args.out):
             print(f"released {path}")
         return 0
-    rows = grade(args.submissions, args.source, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                 fast=not args.full)
+    try:
+        rows = grade(args.submissions, args.source, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                     fast=not args.full, allow_unsandboxed=args.allow_unsandboxed)
+    except UnsandboxedError as error:
+        print(f"make grade: refused: {error}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out / 'grades.csv'} ({len(rows)} rows) and {args.out / 'feedback'}/")
     return 0
 

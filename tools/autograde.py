@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
+import os
 import resource
 import secrets
 import shutil
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -181,13 +183,13 @@ class Execution:
     stopped: str | None = None  # why execution stopped early, if it did
 
 
-async def execute(plan: Plan, *, cell_timeout: float, level: str, hidden: list[Path],
+async def execute(plan: Plan, *, cell_timeout: float, level: str, masked: list[str] | tuple[str, ...] = (),
                   fast: bool) -> Execution:
     """Run the planned notebook cell by cell in a fresh sandboxed kernel."""
     result = Execution()
     scratch = sandbox.make_scratch()
     try:
-        specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, hidden))
+        specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, masked))
         km = AsyncKernelManager(kernel_name="sandbox", transport="ipc", ip=str(scratch / "kernel"),
                                 kernel_spec_manager=specs)
         km.connection_file = str(scratch / "kernel.json")
@@ -203,12 +205,12 @@ async def execute(plan: Plan, *, cell_timeout: float, level: str, hidden: list[P
             timeout_func=lambda cell: max(cell_timeout, 300) if cell.metadata.get(ROLE) else cell_timeout,
         )
         quiet = subprocess.DEVNULL
-        async with client.async_setup_kernel(env=sandbox.kernel_env(scratch, fast=fast), cwd=str(scratch),
+        async with client.async_setup_kernel(env=sandbox.kernel_env(scratch, fast=fast, level=level), cwd=str(scratch),
                                              stdin=quiet, stdout=quiet, stderr=quiet):
             for index, cell in enumerate(plan.notebook.cells):
                 if cell.cell_type != "code":
                     continue
-                start = time.perf_counter()
+                start, sent = time.perf_counter(), time.time()
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), 2 * cell_timeout + 30)
                 except Exception as error:  # the kernel died or ignored the interrupt: stop here
@@ -216,9 +218,29 @@ async def execute(plan: Plan, *, cell_timeout: float, level: str, hidden: list[P
                     break
                 finally:
                     result.seconds[index] = time.perf_counter() - start
+                    _log_wait(cell, index, sent, result.seconds[index])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return result
+
+
+def _log_wait(cell: NotebookNode, index: int, sent: float, waited: float) -> None:
+    """Log a cell the grader waited for much longer than the kernel worked on it (to ``GRADING_LOG``).
+
+    nbclient records the kernel's own timestamps of the request's busy and idle status messages and of
+    its reply: they tell a stuck request (no busy for a long time) from a lost reply or a slow client.
+    """
+    marks = {}
+    for key, name in (("iopub.status.busy", "busy"), ("iopub.status.idle", "idle"),
+                      ("shell.execute_reply", "reply")):
+        stamp = cell.metadata.get("execution", {}).get(key)
+        if stamp:
+            marks[name] = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - sent
+    worked = marks["idle"] - marks["busy"] if {"busy", "idle"} <= marks.keys() else None
+    if waited > 10 and (worked is None or waited > worked + 10):
+        logging.getLogger("grading").warning(
+            "cell %d: waited %.1f s, the kernel worked %s s; after the request: %s", index, waited,
+            "?" if worked is None else f"{worked:.1f}", ", ".join(f"{k} at +{v:.1f} s" for k, v in marks.items()))
 
 
 def _stdout(cell: NotebookNode) -> str:
@@ -325,7 +347,7 @@ def grade_notebook(request: dict) -> dict:
     submission = nbformat.from_dict(request["submission"])
     plan = plan_grading(reference, submission)
     run = asyncio.run(execute(plan, cell_timeout=request["cell_timeout"], level=request["isolation"],
-                              hidden=[Path(p) for p in request["hidden"]], fast=request["fast"]))
+                              masked=request.get("masked", ()), fast=request["fast"]))
     result = score(reference, plan, run, request["cell_timeout"])
     feedback = feedback_notebook(reference, plan, result, request["title"])
     result["feedback_html"] = HTMLExporter().from_notebook_node(feedback)[0]
@@ -336,6 +358,10 @@ def grade_notebook(request: dict) -> dict:
 
 
 def main() -> int:
+    log = os.environ.get("GRADING_LOG")  # where the worker's warnings go (nbclient's, jupyter_client's)
+    if log:
+        logging.basicConfig(filename=log, level=logging.WARNING,
+                            format=f"%(asctime)s worker {os.getpid()} %(name)s %(levelname)s %(message)s")
     request = json.load(sys.stdin)
     json.dump(grade_notebook(request), sys.stdout)
     return 0

@@ -1,16 +1,23 @@
-"""Run a submission's Jupyter kernel where it can neither reach the network nor touch other students' work.
+"""Run a submission's Jupyter kernel where it can neither reach the network nor read anything it does not need.
 
 Three levels, the strongest the machine allows (``isolation_level()``):
 
-- ``"namespaces"`` (running as root, with util-linux ``unshare``/``setpriv``/``prlimit``): the kernel
-  starts in new network, mount and PID namespaces: no network at all (not even loopback); every file
-  system read-only except its own scratch folder; the reference notebooks, the submissions, the output
-  folder and ``/root`` (but Python) hidden under empty mounts; it sees and can signal only its own
-  processes, which all die with it; capabilities dropped (it cannot undo any of this); files larger
+- ``"namespaces"`` (running as root, with util-linux ``unshare``/``setpriv``/``prlimit``/``pivot_root``):
+  the kernel starts in new network, mount and PID namespaces, in a file system built for it from an
+  allowlist (``visible_paths()``): an empty in-memory root into which only the system's shared
+  libraries and ``/usr/bin``, the Python installation, the virtual environment, the ``lecture_utils``
+  package and the data folder are bound read-only, its own scratch folder read-write, a few files of
+  ``/etc``, a minimal ``/dev`` and its own ``/proc``. The old root is unmounted: the repository, the
+  reference notebooks, the submissions, the output folder, the temporary folder (other kernels'
+  scratch, pytest's folders), home and every other mount are simply not there. Notebooks holding
+  nbgrader solutions or hidden tests inside the allowlisted trees (nbgrader's own test files) are
+  masked (``masked_paths()``). No network at all (not even loopback); it sees and can signal only its
+  own processes, which all die with it; capabilities dropped (it cannot undo any of this); files larger
   than 1 GiB refused. It talks to the grader over Unix sockets (ZeroMQ's ``ipc`` transport) in its
   scratch folder.
 - ``"network"`` (unprivileged user namespaces): no network, nothing else.
-- ``"none"``: neither; the grader says so in its summary.
+- ``"none"``: neither. ``make grade`` refuses to run below ``"namespaces"`` unless the instructor
+  passes ``--allow-unsandboxed`` (tools/assignments.py).
 
 Independently of the level, the grader never reads back what a kernel could write: reference notebooks
 and submissions are read into memory before any kernel starts, and results travel over each worker's
@@ -19,51 +26,78 @@ pipe (the kernel's standard streams go to /dev/null).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from functools import cache
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
+ROOT = Path(__file__).resolve().parents[1]
 MAX_FILE_BYTES = 1 << 30  # a kernel cannot write a file larger than 1 GiB (RLIMIT_FSIZE)
+SHM_BYTES = 256 << 20  # the kernel's private /dev/shm (torch's inter-process tensors)
 KERNEL_CONFIG = "c.HistoryManager.enabled = False\n"  # no sqlite history: nothing to read back, no writes
+ETC_FILES = ("passwd", "group", "nsswitch.conf", "hosts", "ld.so.cache", "localtime")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SECRET_MARKERS = (b"BEGIN SOLUTION", b"BEGIN HIDDEN TESTS")
 
-# Runs as root inside the new namespaces, then becomes the kernel. Arguments: connection file, scratch
-# folder, Python's prefix, the home folder to hide, the Python executable, then the folders to hide.
+# Runs as root inside the new namespaces, builds the kernel's root file system, then becomes the kernel.
+# Arguments: connection file, scratch folder, the Python executable, the paths to bind read-only, "--mask",
+# the paths to mask (files become /dev/null, folders empty).
 NAMESPACE_SCRIPT = r"""set -eu
-conn=$0 scratch=$1 prefix=$2 home=$3 python=$4
-shift 4
+conn=$0 scratch=$1 python=$2
+shift 2
 unset JPY_PARENT_PID
 mount --make-rprivate /
-mount --bind "$scratch" "$scratch"
-for hidden in "$@"; do mount -t tmpfs -o size=16k,mode=755 hidden "$hidden"; done
-if [ -n "$home" ] && [ -n "$prefix" ]; then mount --bind "$prefix" "$scratch/.python"; fi
-if [ -n "$home" ]; then mount -t tmpfs -o size=64k,mode=755 hidden "$home"; fi
-if [ -n "$home" ] && [ -n "$prefix" ]; then
-    mkdir -p "$prefix"
-    mount --bind "$scratch/.python" "$prefix"
-    umount "$scratch/.python"
-fi
-mount -o remount,bind,ro /
-awk '{print $5}' /proc/self/mountinfo | while read -r point; do
-    case "$point" in
-        /|/proc|/proc/*|/dev|/dev/*|"$scratch") ;;
-        *) mount -o remount,bind,ro "$point" || true ;;
-    esac
+root=$scratch/.root
+mount -t tmpfs -o size=4m,mode=755 sandbox "$root"
+mask=0
+for path in "$@"; do
+    if [ "$path" = --mask ]; then mask=1; continue; fi
+    if [ $mask = 1 ]; then
+        if [ -d "$root$path" ]; then mount -t tmpfs -o size=16k,mode=755,ro masked "$root$path"
+        elif [ -e "$root$path" ]; then mount --bind /dev/null "$root$path"; fi
+    elif [ -L "$path" ]; then
+        mkdir -p "$root${path%/*}"
+        ln -s "$(readlink "$path")" "$root$path"
+    elif [ -d "$path" ]; then
+        mkdir -p "$root$path"
+        mount --bind "$path" "$root$path"
+        mount -o remount,bind,ro,nosuid,nodev "$root$path"
+    fi
 done
+mkdir -p "$root/etc" "$root$scratch" "$root/dev" "$root/proc" "$root/.old"
+for name in ETC_FILES; do if [ -e "/etc/$name" ]; then cp -L "/etc/$name" "$root/etc/$name"; fi; done
+mount --bind "$scratch" "$root$scratch"
+mount -t tmpfs -o size=64k,mode=755,nosuid dev "$root/dev"
+for name in DEVICES; do touch "$root/dev/$name"; mount --bind "/dev/$name" "$root/dev/$name"; done
+ln -s /proc/self/fd "$root/dev/fd"
+mkdir "$root/dev/shm"
+mount -t tmpfs -o size=SHM_BYTES,mode=1777,nosuid,nodev shm "$root/dev/shm"
+mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+mount -o remount,ro,nosuid "$root/dev"
+cd "$root"
+pivot_root . .old
+cd /
+umount -l /.old
+rmdir /.old
+mount -o remount,bind,ro /
+cd "$scratch"
 exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- \
     prlimit --fsize=MAX_FILE_BYTES -- "$python" -m ipykernel_launcher -f "$conn"
-""".replace("MAX_FILE_BYTES", str(MAX_FILE_BYTES))
+""".replace("MAX_FILE_BYTES", str(MAX_FILE_BYTES)).replace("SHM_BYTES", str(SHM_BYTES)).replace(
+    "ETC_FILES", " ".join(ETC_FILES)).replace("DEVICES", " ".join(DEVICES))
 
 
 @cache
 def isolation_level() -> str:
     """``"namespaces"``, ``"network"`` or ``"none"``: how strongly kernels are isolated on this machine."""
-    tools = all(shutil.which(t) for t in ("unshare", "setpriv", "prlimit", "mount"))
+    tools = all(shutil.which(t) for t in ("unshare", "setpriv", "prlimit", "mount", "pivot_root"))
     namespaces = ["unshare", "--net", "--mount", "--pid", "--fork", "--", "true"]
     if tools and os.geteuid() == 0 and _works(namespaces):
         return "namespaces"
@@ -79,23 +113,77 @@ def _works(argv: list[str]) -> bool:
         return False
 
 
-def kernel_argv(level: str, scratch: Path, hidden: list[Path]) -> list[str]:
+def data_dir() -> Path | None:
+    """The folder the notebooks read their data from: ``$LECTURE_DATA_DIR``, else the cache ``data/ud``."""
+    env = os.environ.get("LECTURE_DATA_DIR", "").strip()
+    for candidate in ([Path(env)] if env else []) + [ROOT / "data" / "ud"]:
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]).resolve() if locations else None
+
+
+@cache
+def visible_paths() -> tuple[str, ...]:
+    """Everything a sandboxed kernel sees besides its scratch folder, ``/etc`` files, ``/dev`` and ``/proc``.
+
+    Bound read-only: ``/usr/bin``, the shared libraries, the Python installation, the virtual environment,
+    the ``lecture_utils`` package and the data folder; the top-level links of a merged ``/usr`` (``/bin``,
+    ``/lib``, ...) are recreated. Nothing else of the machine.
+    """
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    libraries = Path("/usr/lib", multiarch) if multiarch and Path("/usr/lib", multiarch).is_dir() else Path("/usr/lib")
+    paths = [Path("/usr/bin"), libraries, Path("/usr/lib64"), Path("/usr/lib/locale")]
+    paths += [Path(p) for p in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")]
+    paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve()]
+    paths += [p for p in (_package_dir("lecture_utils"), data_dir()) if p is not None]
+    links = [p for p in paths if p.is_symlink()]
+    folders = sorted({p for p in paths if p.is_dir() and not p.is_symlink()}, key=lambda p: (len(p.parts), p))
+    kept: list[Path] = []
+    for folder in folders:  # a folder inside one already bound is visible through it
+        if not any(folder.is_relative_to(k) for k in kept):
+            kept.append(folder)
+    return tuple(str(p) for p in [*dict.fromkeys(links), *kept])
+
+
+@cache
+def masked_paths() -> tuple[str, ...]:
+    """Paths inside the visible trees a kernel must not read: nbgrader's package (its test notebooks hold
+    solutions) and any notebook there that holds ``BEGIN SOLUTION`` or ``BEGIN HIDDEN TESTS``."""
+    masked = [p for p in (_package_dir("nbgrader"),) if p is not None]
+    for top in visible_paths():
+        if Path(top).is_symlink():
+            continue
+        for folder, subfolders, files in os.walk(top):
+            subfolders[:] = [s for s in subfolders if not any(Path(folder, s) == m for m in masked)]
+            for name in files:
+                if name.endswith(".ipynb"):
+                    path = Path(folder, name)
+                    try:
+                        data = path.read_bytes()
+                    except OSError:
+                        continue
+                    if any(marker in data for marker in SECRET_MARKERS):
+                        masked.append(path)
+    return tuple(str(p) for p in masked)
+
+
+def kernel_argv(level: str, scratch: Path, masked: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The command that starts an IPython kernel at ``level``, with ``{connection_file}`` to fill in.
 
-    ``hidden`` are folders the kernel must not see (reference notebooks, submissions, grader output).
+    ``masked`` (at ``"namespaces"``): paths inside the visible trees to hide, ``masked_paths()`` by default.
     """
     python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if level == "namespaces":
-        prefix, home = Path(sys.base_prefix).resolve(), Path.home().resolve()
-        needed = (Path(sys.prefix).resolve(), Path(__file__).resolve().parents[1])  # the venv, the repository
-        hide_home = home != Path("/") and not any(p.is_relative_to(home) for p in needed)
-        keep_prefix = str(prefix) if hide_home and prefix.is_relative_to(home) else ""
-        folders = [str(p) for p in dict.fromkeys(h.resolve() for h in hidden) if p.is_dir()]
         # --pdeathsig: if the grader's worker dies, so does the kernel (unshare kills its forked child).
         return ["setpriv", "--pdeathsig=SIGKILL", "--", "unshare", "--net", "--mount", "--pid", "--fork",
-                "--kill-child=SIGKILL", "--mount-proc", "--", "sh", "-c", NAMESPACE_SCRIPT,
-                "{connection_file}", str(scratch), keep_prefix, str(home) if hide_home else "",
-                sys.executable, *folders]
+                "--kill-child=SIGKILL", "--", "sh", "-c", NAMESPACE_SCRIPT, "{connection_file}", str(scratch),
+                sys.executable, *visible_paths(), "--mask", *(masked or masked_paths())]
     if level == "network":
         return ["unshare", "--map-root-user", "--net", "--", *python]
     return python
@@ -118,7 +206,7 @@ def make_scratch() -> Path:
     profile = scratch / "ipython" / "profile_default"
     profile.mkdir(parents=True)
     (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG, encoding="utf-8")
-    (scratch / ".python").mkdir()
+    (scratch / ".root").mkdir()  # the mount point of the kernel's root file system (namespaces level)
     fonts = Path(os.environ.get("MPLCONFIGDIR", Path.home() / ".cache" / "matplotlib"))
     (scratch / "matplotlib").mkdir()
     for cached in fonts.glob("fontlist-*.json"):  # saves matplotlib rebuilding its font list per kernel
@@ -126,14 +214,21 @@ def make_scratch() -> Path:
     return scratch
 
 
-def kernel_env(scratch: Path, *, fast: bool) -> dict[str, str]:
+def kernel_env(scratch: Path, *, fast: bool, level: str = "none") -> dict[str, str]:
     """The kernel's environment: the grader's, with home and caches in the scratch folder, no proxies.
 
-    ``fast`` sets the notebooks' fast mode (``LECTURE_FAST=1``: smaller data and epochs, same exercises).
+    ``fast`` sets the notebooks' fast mode (``LECTURE_FAST=1``: smaller data and epochs, same exercises). At
+    ``"namespaces"`` the kernel finds the data folder through ``LECTURE_DATA_DIR`` (the repository, where
+    the download cache lives, is not there).
     """
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and k != "LECTURE_FAST"}
     if fast:
         env["LECTURE_FAST"] = "1"
+    if level == "namespaces":
+        data = data_dir()
+        env.pop("LECTURE_DATA_DIR", None)
+        if data is not None:
+            env["LECTURE_DATA_DIR"] = str(data)
     env.update(
         HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / "matplotlib"),
         IPYTHONDIR=str(scratch / "ipython"), JUPYTER_RUNTIME_DIR=str(scratch),
