@@ -247,7 +247,8 @@ def test_plot_free_run_and_widget(series):
     with pytest.raises(ValueError, match=r"\(time,\) or \(time, 1\)"):
         plot_free_run(torch.zeros(5, 2), torch.zeros(5, 2))
     widget = esn_free_run_explorer(series, train=600, horizon=50, units=50, seed=0)
-    assert [c.description for c in widget.children[:3]] == ["spectral radius", "leak rate", "input scaling"]
+    # three sliders (spectral radius, leak rate, input scaling) starting at the free-run settings
+    assert [c.value for c in widget.children[:3]] == [1.1, 1.0, 0.5]
     with pytest.raises(ValueError, match="horizon"):
         esn_free_run_explorer(series, train=1300, horizon=500)
 
