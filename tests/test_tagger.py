@@ -1,4 +1,4 @@
-"""The POS tagger: vocabularies and unknown words, padding and masks, the reversal trick, training."""
+"""The POS tagger: vocabularies and unknown words, padding and masks, the packed BiLSTM, word dropout, training."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_vocab_frequency_cutoff_and_unknown_words():
 
 
 def test_encoders_lowercase_words_and_keep_case_in_characters():
+    assert len(tagging.Encoders.fit(TRAIN).words) == 2 + 10  # by default every training word is kept
     enc = tagging.Encoders.fit(TRAIN, min_word_freq=2)
     assert set(enc.words.itos) == {tagging.PAD, tagging.UNK, "the", "ate", "."}
     assert enc.tags.itos == ["DET", "NOUN", "PRON", "PUNCT", "VERB"]
@@ -55,48 +56,65 @@ def test_batch_padding_mask_and_distinct_forms():
         enc.batch([[]])
 
 
-def test_masked_accuracy_ignores_padding():
-    scores = torch.tensor([[[2.0, 0.0], [0.0, 1.0], [5.0, 0.0]]])  # (1, 3, 2): predicts 0, 1, 0
-    tags = torch.tensor([[0, 0, 1]])
-    mask = torch.tensor([[True, True, False]])
-    assert tg.masked_accuracy(scores, tags, mask) == 0.5
-    assert tg.masked_accuracy(scores, tags, torch.ones(1, 3, dtype=torch.bool)) == pytest.approx(1 / 3)
-    with pytest.raises(ValueError, match="dtype bool"):
-        tg.masked_accuracy(scores, tags, mask.long())
-    with pytest.raises(ValueError, match=r"\(batch, time\)"):
-        tg.masked_accuracy(scores, tags[:, :2], mask)
-
-
-def test_masked_accuracy_and_loss_do_not_count_padding_the_model_gets_right():
+def test_masked_loss_does_not_count_padding_the_model_gets_right():
     # predicted tags 0, 1 | 0, 0 with the second sentence's last position padded; gold there is 0, so a
-    # metric that counts padding would see one more right answer, a loss one more cheap position
+    # loss that counts padding would see one more cheap position (masked accuracy: the notebook's exercise)
     scores = torch.tensor([[[3.0, 0.0], [0.0, 3.0]], [[3.0, 0.0], [3.0, 0.0]]])  # (2, 2, 2)
     tags = torch.tensor([[0, 0], [1, 0]])
     mask = torch.tensor([[True, True], [True, False]])
-    assert tg.masked_accuracy(scores, tags, mask) == pytest.approx(1 / 3)
     real = torch.nn.functional.cross_entropy(scores[mask], tags[mask])
     assert torch.equal(tg.masked_cross_entropy(scores, tags, mask), real)
     everywhere = torch.nn.functional.cross_entropy(scores.flatten(0, 1), tags.flatten())
     assert not torch.allclose(tg.masked_cross_entropy(scores, tags, mask), everywhere)
 
 
-def test_reverse_padded_matches_a_packed_bidirectional_lstm():
+def test_forward_is_embeddings_char_cnn_packed_bilstm_linear():
+    """The model's forward written out step by step; padding never reaches either LSTM direction."""
+    enc = tagging.Encoders.fit(TRAIN)
     torch.manual_seed(0)
-    x = torch.randn(3, 5, 4)  # (B, T, D)
-    lengths = torch.tensor([5, 2, 3])
-    rev = tg.reverse_padded(x, lengths)
-    assert torch.equal(rev[1, :2], x[1, [1, 0]]) and torch.equal(rev[1, 2:], x[1, 2:])
-    assert torch.equal(tg.reverse_padded(rev, lengths), x)
-    bi = torch.nn.LSTM(4, 6, batch_first=True, bidirectional=True)
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    reference, _ = torch.nn.utils.rnn.pad_packed_sequence(bi(packed)[0], batch_first=True)  # (B, T, 12)
-    back = torch.nn.LSTM(4, 6, batch_first=True)
-    back.load_state_dict({k.replace("_reverse", ""): v for k, v in bi.state_dict().items() if "reverse" in k})
-    ours = tg.reverse_padded(back(rev)[0], lengths)
-    mask = torch.arange(5)[None, :] < lengths[:, None]
-    assert (ours[mask] - reference[..., 6:][mask]).abs().max() < 1e-6
-    with pytest.raises(ValueError, match="lengths"):
-        tg.reverse_padded(x, torch.tensor([6, 1, 1]))
+    model = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), word_dim=6, char_dim=4, char_filters=3,
+                            hidden=5).eval()
+    batch = enc.batch([["The", "cat", "ate", "."], ["A", "dog"]])
+    x = torch.cat([model.word_embed(batch.words), model.char_cnn(batch.chars)[batch.forms]], dim=2)  # (2, 4, 12)
+    # each sentence alone through a bidirectional LSTM: no padding at all
+    for b, n in enumerate(batch.lengths.tolist()):
+        h, _ = model.lstm(x[b : b + 1, :n])  # (1, n, 10)
+        expected = model.out(h)[0]
+        assert (model(batch)[b, :n] - expected).abs().max() < 1e-6
+    assert model.lstm.bidirectional and model.lstm.hidden_size == 5
+
+
+def test_ablations_word_only_and_spelling_only():
+    enc = tagging.Encoders.fit(TRAIN)
+    batch = enc.batch([["The", "cat"]])
+    words_only = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), char_filters=0, hidden=4)
+    spelling_only = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), word_dim=0, hidden=4)
+    assert words_only.char_cnn is None and words_only.lstm.input_size == 100
+    assert spelling_only.word_embed is None and spelling_only.lstm.input_size == 128
+    assert words_only(batch).shape == spelling_only(batch).shape == (1, 2, len(enc.tags))
+    with pytest.raises(ValueError, match="not both 0"):
+        tg.BiLSTMTagger(5, 5, 5, word_dim=0, char_filters=0)
+
+
+def test_word_dropout_shows_real_words_as_unk_during_training_only(monkeypatch):
+    seen = []
+    forward = tg.BiLSTMTagger.forward
+
+    def recording(self, batch):
+        if self.training:
+            seen.append((batch.words.clone(), batch.mask.clone()))
+        return forward(self, batch)
+
+    monkeypatch.setattr(tg.BiLSTMTagger, "forward", recording)
+    train = TRAIN * 40
+    enc = tagging.Encoders.fit(train)
+    config = tg.TrainConfig(epochs=2, batch_size=8, hidden=4, word_dropout=0.3, patience=5)
+    tg.train_tagger(enc, train, TRAIN, config, progress=False)
+    unk = torch.cat([(w == enc.words.unk_index)[m] for w, m in seen])
+    assert 0.22 < unk.float().mean().item() < 0.38  # every training word is in the vocabulary: all <unk> are drops
+    assert all((w[~m] == 0).all() for w, m in seen)  # padding stays <pad>
+    with pytest.raises(ValueError, match="word_dropout"):
+        tg.train_tagger(enc, train, TRAIN, tg.TrainConfig(word_dropout=1.0), progress=False)
 
 
 def test_padding_does_not_change_a_sentences_scores():
@@ -112,7 +130,7 @@ def test_padding_does_not_change_a_sentences_scores():
 def test_training_learns_a_toy_corpus_and_keeps_the_best_epoch():
     train = TRAIN * 20
     enc = tagging.Encoders.fit(train)
-    config = tg.TrainConfig(epochs=6, batch_size=8, lr=1e-2, hidden=16, patience=2, dropout=0.0)
+    config = tg.TrainConfig(epochs=6, batch_size=8, lr=1e-2, hidden=16, patience=2, dropout=0.0, word_dropout=0.0)
     model, history = tg.train_tagger(enc, train, TRAIN, config, progress=False)
     dev = history.series("dev_accuracy")
     predicted = tg.predict_tags(model, enc, [w for w, _ in TRAIN])
@@ -120,19 +138,29 @@ def test_training_learns_a_toy_corpus_and_keeps_the_best_epoch():
     assert len(history.steps) <= 6 * 8 and len(dev) == len({r["step"] for r in history.evals})
 
 
-def test_early_stopping_ends_training():
+def test_early_stopping_ends_training_and_finishes_the_bar(monkeypatch):
+    bars = []
+
+    class Bar(tg.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tg, "tqdm", Bar)
     enc = tagging.Encoders.fit(TRAIN)
     config = tg.TrainConfig(epochs=30, batch_size=1, lr=0.0, final_lr_fraction=1.0, hidden=4, patience=2)
-    _, history = tg.train_tagger(enc, TRAIN, TRAIN, config, progress=False)
+    _, history = tg.train_tagger(enc, TRAIN, TRAIN, config, desc="toy")
     assert len(history.evals) == 3  # the first epoch sets the best; two more without improvement
     assert len(history.steps) == 3 * len(TRAIN)
+    assert bars[0].n == bars[0].total == 9  # closed full, at the step reached, not as a failed 9/90
+    assert "early stop after epoch 3" in bars[0].desc
 
 
 def test_evaluation_baseline_confusion_and_errors():
     gold = [(["the", "Zebra", "runs"], ["DET", "NOUN", "VERB"])]
     predicted = [["DET", "PROPN", "NOUN"]]
     report = tg.evaluate_tags(gold, predicted, tg.training_words(TRAIN))
-    assert report == {"accuracy": pytest.approx(1 / 3), "oov_accuracy": 0.0,
+    assert report == {"accuracy": pytest.approx(1 / 3), "seen_accuracy": 1.0, "oov_accuracy": 0.0,
                       "oov_share": pytest.approx(2 / 3)}
     tags = ["DET", "NOUN", "PROPN", "VERB"]
     counts = tg.confusion_counts(gold, predicted, tags)
@@ -155,6 +183,13 @@ def test_tokenize_and_tag_text():
     tagged = tg.tag_text(model, enc, "The dog ate.")
     assert [w for w, _ in tagged] == ["The", "dog", "ate", "."] and all(t in enc.tags.itos for _, t in tagged)
     assert tg.tag_text(model, enc, "   ") == []
+    shown = tg.tag_text_top(model, enc, "The zebra", k=2)
+    assert shown[0][0] == "The" and shown[1][0] == "zebra <unk>"  # unknown words are marked
+    tags = [part.split() for part in shown[1][1].split(" · ")]
+    assert len(tags) == 2 and all(t in enc.tags.itos for t, _ in tags)
+    assert float(tags[0][1]) >= float(tags[1][1])
+    probs = tg.top_tags(model, enc, ["The", "zebra"], k=len(enc.tags))
+    assert all(abs(sum(p for _, p in word) - 1) < 1e-5 for word in probs)
     with pytest.raises(ValueError, match="str"):
         tg.tokenize(None)
 

@@ -134,3 +134,28 @@ def test_reads_the_shared_copies(lang, sentences, words):
     assert sum(len(w) for w, _ in data) == words
     assert all(len(w) == len(t) for w, t in data)
     assert len({t for _, tags in data for t in tags}) == 17
+
+
+def test_parse_with_ids_keeps_the_sent_id():
+    assert [i for i, _ in ud.parse_conllu_with_ids(CONLLU)] == ["1", "2"]
+    assert ud.parse_conllu_with_meta(CONLLU)[0][0] == {"sent_id": "1", "genre": ""}
+    assert [s for _, s in ud.parse_conllu_with_ids(CONLLU)] == ud.parse_conllu(CONLLU)
+
+
+@pytest.mark.skipif(not os.environ.get(ud.DATA_DIR_ENV), reason="LECTURE_DATA_DIR is not set")
+def test_selection_splits_hold_out_taiga_sentences_like_its_test_set():
+    """Taiga's validation set: 300 numbered training sentences (the test set's collection), out of training;
+    EWT's: its official dev set."""
+    ru = ud.selection_splits("ru", allow_download=False)
+    full = ud.load_ud("ru", "train", allow_download=False)
+    assert len(ru["validation"]) == ud.HELD_OUT["ru"] == 300
+    assert len(ru["train"]) + len(ru["validation"]) == len(full)
+    assert len(ru["test"]) == 881 and len(ru["dev"]) == 945
+    meta = ud.sentence_meta("ru", "train", allow_download=False)
+    held = ud.held_out("ru")
+    assert [full[i] for i in held] == ru["validation"] and all(meta[i]["sent_id"].isdigit() for i in held)
+    assert {meta[i]["genre"] for i in held} <= {"social", "poetry", "news"}
+    assert ud.selection_splits("ru", allow_download=False)["validation"] == ru["validation"]  # a fixed draw
+    assert ud.selection_splits("ru", seed=1, allow_download=False)["validation"] != ru["validation"]
+    en = ud.selection_splits("en", allow_download=False)
+    assert en["validation"] == en["dev"] and len(en["train"]) == 12544

@@ -87,7 +87,7 @@ class Encoders:
     max_word_length: int = 30
 
     @classmethod
-    def fit(cls, train: Sequence[Sentence], *, min_word_freq: int = 2) -> Encoders:
+    def fit(cls, train: Sequence[Sentence], *, min_word_freq: int = 1) -> Encoders:
         """Words (lower-cased) seen at least ``min_word_freq`` times; all characters and tags of ``train``."""
         if not train:
             raise ValueError("train: expected a non-empty list of (words, tags) sentences")

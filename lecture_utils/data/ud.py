@@ -10,12 +10,20 @@ parsed: a corrupt or truncated file raises :class:`ChecksumError`, never a silen
 
 Parsing keeps the syntactic words only (integer IDs): multiword-token ranges (``3-4 don't``) and empty
 nodes (``8.1``) are skipped, as in the CoNLL 2018 evaluation of UPOS.
+
+Model selection (:func:`selection_splits`) needs a validation set drawn like the test set. EWT's dev set
+is (same genres as its test set). Taiga r2.7's is not: its dev set is Instagram posts and poetry, while
+its test set is the 881 sentences with plain numeric ``sent_id`` s (mostly social media, numbered 1..7281
+in one original collection); the training set holds 880 more sentences of that same numbered collection.
+Taiga's validation set is therefore a fixed random draw of :data:`HELD_OUT` of those numbered training
+sentences, removed from training; the official dev set is kept for information only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -171,13 +179,25 @@ def parse_conllu(text: str) -> list[Sentence]:
     Comment lines are ignored; multiword-token ranges (IDs like ``3-4``) and empty nodes (``8.1``)
     are skipped, so ``don't`` counts as its two syntactic words ``do`` and ``n't``.
     """
+    return [sentence for _, sentence in parse_conllu_with_ids(text)]
+
+
+def parse_conllu_with_ids(text: str) -> list[tuple[str, Sentence]]:
+    """Like :func:`parse_conllu`, each sentence with its ``sent_id`` comment (``""`` where missing)."""
+    return [(meta["sent_id"], sentence) for meta, sentence in parse_conllu_with_meta(text)]
+
+
+def parse_conllu_with_meta(text: str) -> list[tuple[dict[str, str], Sentence]]:
+    """Like :func:`parse_conllu`, each sentence with its ``sent_id`` and ``genre`` comments (``""`` where
+    missing)."""
     if not isinstance(text, str):
         raise ValueError(f"text: expected the CoNLL-U file's text as a str, got {type(text).__name__}")
     sentences = []
     for token_list in conllu.parse(text):
         words = [t for t in token_list if isinstance(t["id"], int)]
         if words:
-            sentences.append(([t["form"] for t in words], [t["upos"] for t in words]))
+            meta = {key: token_list.metadata.get(key, "") for key in ("sent_id", "genre")}
+            sentences.append((meta, ([t["form"] for t in words], [t["upos"] for t in words])))
     return sentences
 
 
@@ -185,3 +205,41 @@ def load_ud(lang: str, split: str, *, allow_download: bool = True) -> list[Sente
     """One split of a pinned treebank as ``[(words, upos_tags), ...]``, verified and parsed."""
     path = locate(lang, split, allow_download=allow_download)
     return parse_conllu(path.read_text(encoding="utf-8"))
+
+
+HELD_OUT = {"ru": 300}
+"""Per language, how many training sentences from the test set's collection become the validation set
+(a language not listed uses its official dev set)."""
+
+
+def sentence_meta(lang: str, split: str, *, allow_download: bool = True) -> list[dict[str, str]]:
+    """``sent_id`` and ``genre`` of each sentence of one split, in the order of :func:`load_ud`."""
+    text = locate(lang, split, allow_download=allow_download).read_text(encoding="utf-8")
+    return [meta for meta, _ in parse_conllu_with_meta(text)]
+
+
+def held_out(lang: str, *, seed: int = 0, allow_download: bool = True) -> list[int]:
+    """Indices (into the training split) of the sentences :func:`selection_splits` holds out, sorted."""
+    if lang not in HELD_OUT:
+        raise ValueError(f"lang: expected one of {sorted(HELD_OUT)} (a held-out validation set), got {lang!r}")
+    numbered = [i for i, meta in enumerate(sentence_meta(lang, "train", allow_download=allow_download))
+                if meta["sent_id"].isdigit()]
+    if len(numbered) < HELD_OUT[lang]:
+        raise ValueError(f"{lang}: expected at least {HELD_OUT[lang]} numbered training sentences, got {len(numbered)}")
+    return sorted(random.Random(seed).sample(numbered, HELD_OUT[lang]))
+
+
+def selection_splits(lang: str, *, seed: int = 0, allow_download: bool = True) -> dict[str, list[Sentence]]:
+    """``train``, ``validation`` (for every choice: epochs, settings), ``test`` (read once) and ``dev``
+    (the official dev set), see the module docstring.
+
+    For a language in :data:`HELD_OUT` the validation set is a random draw (``seed``) from the training
+    sentences whose ``sent_id`` is a plain number, and those sentences leave the training set.
+    """
+    splits = {split: load_ud(lang, split, allow_download=allow_download) for split in SPLITS}
+    if lang not in HELD_OUT:
+        return {"train": splits["train"], "validation": splits["dev"], "test": splits["test"], "dev": splits["dev"]}
+    held = set(held_out(lang, seed=seed, allow_download=allow_download))
+    train = [s for i, s in enumerate(splits["train"]) if i not in held]
+    validation = [s for i, s in enumerate(splits["train"]) if i in held]
+    return {"train": train, "validation": validation, "test": splits["test"], "dev": splits["dev"]}
