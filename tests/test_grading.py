@@ -54,7 +54,8 @@ EXPECTED = {
                             "fx01_square failed: KeyboardInterrupt"]),
                       N2: (ALL_RIGHT[N2], [])},
     "stubborn_loop": {N1: ({**ALL_RIGHT[N1], "fx01_sorted_unique": 0},
-                           ["stopped the kernel", "fx01_sorted_unique failed: not run"]),
+                           ["stopped the kernel (", "skipped; a new kernel replayed the cells before it",
+                            "fx01_sorted_unique failed: NameError: name 'sorted_unique' is not defined"]),
                       N2: (ALL_RIGHT[N2], [])},
     "exception": {N1: ({**ALL_RIGHT[N1], "fx01_unit_norm": 0},
                        ["fx01_unit_norm failed: ValueError: norm is zero"]),
@@ -78,6 +79,11 @@ EXPECTED = {
                                        "fx02_clip failed: GradingError: clip([-3, 0.5, 2], 1)",
                                        "fx02_relu_tests: the grader's check before it did not run"])},
     "escape": {N1: (ALL_RIGHT[N1], []), N2: (ALL_RIGHT[N2], [])},
+    # os._exit in the second answer: only that exercise is lost, the kernel restarts for the third
+    "kernel_killer": {N1: ({**ALL_RIGHT[N1], "fx01_unit_norm": 0},
+                           ["stopped the kernel (", "skipped; a new kernel replayed the cells before it",
+                            "fx01_unit_norm failed: NameError: name 'unit_norm' is not defined"]),
+                      N2: (ALL_RIGHT[N2], [])},
     # searches the kernel's whole file system for the reference notebooks and hidden tests (none there)
     "disk_search": {N1: (ZERO[N1], ["fx01_square failed: TypeError: 'NoneType' object is not callable"]),
                     N2: (ZERO[N2], ["fx02_clip failed: TypeError: 'NoneType' object is not callable"])},
@@ -327,6 +333,31 @@ def test_disk_search_finds_no_solution_and_no_hidden_test(fixture_grades: tuple)
         assert "'files with hidden-test text': []" in text, notebook
         files_read = int(re.search(r"'files read': (\d+)", text).group(1))
         assert files_read > 1000, files_read  # the search did run (the Python installation's files)
+
+
+@pytest.mark.grading
+def test_gradebook_has_one_row_per_student(fixture_grades: tuple) -> None:
+    rows, _, out = fixture_grades
+    with open(out / "gradebook.csv", encoding="utf-8", newline="") as f:
+        book = list(csv.reader(f))
+    assert book[0] == ["student", "total", "01_fixture", "02_fixture"]
+    assert [line[0] for line in book[1:]] == sorted(STUDENTS)
+    for student, total, *scores in book[1:]:
+        mine = {r["notebook"]: float(r["score"]) for r in rows if r["student"] == student}
+        assert [float(x) for x in scores] == [mine[N1], mine[N2]] and float(total) == sum(mine.values())
+
+
+@pytest.mark.grading
+def test_summary_page_shows_pass_rates_and_frequent_failures(fixture_grades: tuple) -> None:
+    rows, _, out = fixture_grades
+    page = html.unescape((out / "summary.html").read_text(encoding="utf-8"))
+    for notebook, points in ALL_RIGHT.items():
+        graded = [r for r in rows if r["notebook"] == notebook and r["status"] == "graded"]
+        for name, full in points.items():
+            passed = sum(float(r[name]) == full for r in graded)
+            assert f"<code>{name}</code></td><td>{full:g}</td><td>{passed}/{len(graded)} (" in page, name
+    square = page.split("<code>fx01_square</code>", 1)[1].split("</tr>", 1)[0]
+    assert "× <code>NotImplementedError: Exercise not solved yet" in square  # the blank submissions
 
 
 # ----------------------------------------------------------------- the course notebooks, fast mode

@@ -3,7 +3,8 @@
 ``python -m tools.assignments release [--source notebooks] [--out build]``
     Copies the numbered notebooks into nbgrader's course layout (``build/nbgrader/source/lecture06``),
     runs ``nbgrader generate_assignment`` (solutions become ``raise NotImplementedError(...)``, hidden
-    tests and outputs are removed) and puts the student versions in ``build/release/``.
+    tests and outputs are removed) and writes the publishable student tree to ``build/release/``
+    (``notebooks/`` pointing at the student repository, the package, a README; tools/student_release.py).
 
 ``python -m tools.assignments grade SUBMISSIONS [--source notebooks] [--out build] [--jobs N]
 [--cell-timeout S]``
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import json
 import os
 import re
@@ -25,13 +27,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from tools import sandbox
+from tools import sandbox, student_release
 from tools.autograde import exercises, nbgrader_meta
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +56,8 @@ def reference_notebooks(source: Path) -> dict[str, nbformat.NotebookNode]:
 # ------------------------------------------------------------------------------------------- release
 
 def release(source: Path, out: Path) -> list[Path]:
-    """Generate the student versions of ``source``'s notebooks into ``out/release`` with nbgrader."""
+    """Generate the student versions of ``source``'s notebooks with nbgrader and write the student tree
+    (``out/release``: ``notebooks/``, the package, a README); return the tree's notebooks."""
     names = list(reference_notebooks(source))
     course = out / "nbgrader"
     assignment_source = course / "source" / ASSIGNMENT
@@ -67,14 +71,8 @@ def release(source: Path, out: Path) -> list[Path]:
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout}\n{done.stderr}")
-    target = out / "release"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    released = []
-    for name in names:
-        shutil.copy(course / "release" / ASSIGNMENT / name, target / name)
-        released.append(target / name)
-    return released
+    # the publishable student tree (tools/student_release.py): notebooks/, the package, README.md
+    return student_release.write_tree([course / "release" / ASSIGNMENT / name for name in names], out / "release")
 
 
 # --------------------------------------------------------------------------------------------- grade
@@ -228,7 +226,58 @@ def _write_outputs(out: Path, notebooks: dict, tasks: list[Task], results: list[
                                                "report"])
         writer.writeheader()
         writer.writerows(rows)
+    write_gradebook(out / "gradebook.csv", notebooks, rows)
+    failures = [result.get("failures", {}) for result in results]
+    (out / "summary.html").write_text(summary_html(notebooks, rows, failures), encoding="utf-8")
     return rows
+
+
+def write_gradebook(path: Path, notebooks: dict, rows: list[dict]) -> None:
+    """One row per student: ``student, total, <notebook>...`` (points; a notebook not submitted is 0).
+
+    Plain comma-separated UTF-8 with one header row and ``.`` decimals, every column but ``student`` a
+    grade: Moodle's "Import grades from CSV" (map ``student`` to the user field that holds these ids, each
+    notebook column to a grade item) and spreadsheets read it as it is. The maxima are the notebooks'
+    ``max_score`` in grades.csv (and in the printed summary).
+    """
+    names = [n.removesuffix(".ipynb") for n in notebooks]
+    students = sorted({r["student"] for r in rows})
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "total", *names])
+        for student in students:
+            scores = {r["notebook"].removesuffix(".ipynb"): float(r["score"]) for r in rows
+                      if r["student"] == student}
+            writer.writerow([student, f"{sum(scores.values()):g}", *(f"{scores.get(n, 0.0):g}" for n in names)])
+
+
+def summary_html(notebooks: dict, rows: list[dict], failures: list[dict]) -> str:
+    """One page for the instructor: per exercise, the share of graded submissions that passed (a bar) and
+    the most frequent failure lines, so that a badly worded exercise shows at a glance."""
+    parts = ["<!DOCTYPE html><html lang='ru'><head><meta charset='utf-8'><title>Итоги проверки</title><style>",
+             "body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;"
+             "vertical-align:top;text-align:left}.bar{background:#4c72b0;height:1em}"
+             ".track{background:#e5e5e5;width:12em}small{color:#555}</style></head><body>",
+             "<h1>Итоги проверки (grading summary)</h1>",
+             f"<p>{len({r['student'] for r in rows})} студентов, {len(rows)} пар (студент, тетрадь). Доля — среди "
+             "сданных тетрадей (status <code>graded</code>).</p>"]
+    for name, nb in notebooks.items():
+        mine = [(r, f) for r, f in zip(rows, failures, strict=True) if r["notebook"] == name]
+        graded = [(r, f) for r, f in mine if r["status"] == "graded"]
+        parts.append(f"<h2>{html.escape(name)}</h2><p><small>сдано {len(graded)} из {len(mine)}</small></p>"
+                     "<table><tr><th>упражнение</th><th>баллы</th><th>прошли</th><th></th>"
+                     "<th>частые причины неудачи</th></tr>")
+        for exercise in exercises(nb):
+            passed = sum(float(r[exercise.name]) == exercise.points for r, _ in graded)
+            share = passed / len(graded) if graded else 0.0
+            reasons = Counter(f[exercise.test_id] for _, f in graded if exercise.test_id in f).most_common(3)
+            listed = "<br>".join(f"{count}× <code>{html.escape(reason)}</code>" for reason, count in reasons)
+            parts.append(f"<tr><td><code>{html.escape(exercise.name)}</code></td><td>{exercise.points:g}</td>"
+                         f"<td>{passed}/{len(graded)} ({share:.0%})</td><td><div class='track'><div class='bar' "
+                         f"style='width:{100 * share:.0f}%'></div></div></td><td>{listed}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
 
 def summary(rows: list[dict], skipped: list[str], *, level: str, seconds: float, jobs: int,

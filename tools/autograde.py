@@ -174,20 +174,106 @@ def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
     return plan
 
 
+NUDGE_AFTER = 5.0  # seconds without any message about a request before the grader nudges the kernel
+IOPUB_WAIT = 60  # seconds nbclient waits, after a cell's reply, for its last outputs (its default: 4)
+
+
+class GradingClient(NotebookClient):
+    """nbclient's client, noting when the kernel starts (first iopub message) and ends (idle) each cell."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.started: dict[int, float] = {}
+        self.finished: dict[int, float] = {}
+
+    def process_message(self, msg: dict, cell: NotebookNode, cell_index: int):
+        now = time.perf_counter()
+        self.started.setdefault(cell_index, now)
+        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            self.finished.setdefault(cell_index, now)
+        return super().process_message(msg, cell, cell_index)
+
+    async def watch(self, cell_index: int) -> None:
+        """Run beside each cell (cancelled when it ends). While the kernel has published nothing about the
+        cell's request, or has published its end but its reply has not come, send the kernel a harmless
+        request (``kernel_info``) every ``NUDGE_AFTER`` seconds: a message sitting unread behind a missed
+        wake-up of an event loop (the kernel's or ours) is then read with the new one. Each nudge is
+        logged (``GRADING_LOG``); see docs/instructors.md, "Stalls"."""
+        start, nudges, log = time.perf_counter(), 0, logging.getLogger("grading")
+        while True:
+            await asyncio.sleep(NUDGE_AFTER)
+            now = time.perf_counter()
+            if cell_index not in self.started:
+                why = "no message about the request"
+            elif now - self.finished.get(cell_index, now) >= NUDGE_AFTER:
+                why = "the kernel went idle but its reply has not come"
+            else:
+                continue
+            self.kc.kernel_info()
+            nudges += 1
+            log.warning("cell %d: %s after %.1f s: nudged the kernel (%d)", cell_index, why, now - start, nudges)
+
+
 @dataclass
 class Execution:
     """What the kernel said about each executed cell."""
 
     status: dict[int, str] = field(default_factory=dict)  # cell index -> execute reply status
     seconds: dict[int, float] = field(default_factory=dict)
+    killers: list[int] = field(default_factory=list)  # cells that stopped the kernel (skipped)
+    restarts: list[str] = field(default_factory=list)  # report lines: a killer skipped, the kernel restarted
     stopped: str | None = None  # why execution stopped early, if it did
+
+
+MAX_RESTARTS = 3  # kernels a notebook may stop (crash, os._exit, ignored interrupt) before grading gives up
 
 
 async def execute(plan: Plan, *, cell_timeout: float, level: str, masked: list[str] | tuple[str, ...] = (),
                   fast: bool) -> Execution:
-    """Run the planned notebook cell by cell in a fresh sandboxed kernel."""
+    """Run the planned notebook cell by cell in a fresh sandboxed kernel.
+
+    A cell that stops the kernel (it crashes, calls ``os._exit``, or ignores the interrupt after a timeout)
+    is skipped and reported: a new kernel replays the cells before it (those that ran to their end; their
+    outputs and statuses from the first run are kept) and execution goes on after it, so it costs only its
+    own exercise. After ``MAX_RESTARTS`` such cells the remaining ones are not run.
+    """
     result = Execution()
+    first = 0
+    while True:
+        killer = await _run_kernel(plan, result, first, cell_timeout=cell_timeout, level=level, masked=masked,
+                                   fast=fast)
+        if killer is None:
+            return result
+        index, error = killer
+        result.killers.append(index)
+        if len(result.killers) > MAX_RESTARTS:
+            result.stopped = f"cell {index} stopped the kernel ({error}); {MAX_RESTARTS} restarts already: " \
+                             "the cells after it were not run"
+            return result
+        result.restarts.append(f"cell {index} stopped the kernel ({error}): skipped; a new kernel replayed the "
+                               "cells before it and went on")
+        first = index + 1
+
+
+def _replayable(plan: Plan, result: Execution, index: int, cell_timeout: float) -> bool:
+    """Whether a cell that ran before a killer is run again in the new kernel (it ran to its end)."""
+    cell = plan.notebook.cells[index]
+    if cell.cell_type != "code" or index in result.killers or index not in result.status:
+        return False
+    timed_out = result.seconds.get(index, 0.0) >= cell_timeout and any(
+        o.output_type == "error" and o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
+    return not timed_out
+
+
+async def _run_kernel(plan: Plan, result: Execution, first: int, *, cell_timeout: float, level: str,
+                      masked: list[str] | tuple[str, ...], fast: bool) -> tuple[int, str] | None:
+    """One kernel: replay the cells before ``first`` that ran, then run the cells from ``first`` on.
+
+    Returns ``(index, reason)`` of a cell that stopped the kernel, or None when every cell ran.
+    """
     scratch = sandbox.make_scratch()
+    replay = [i for i in range(first) if _replayable(plan, result, i, cell_timeout)]
+    recording = {"on": False}
     try:
         specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, masked))
         km = AsyncKernelManager(kernel_name="sandbox", transport="ipc", ip=str(scratch / "kernel"),
@@ -195,33 +281,44 @@ async def execute(plan: Plan, *, cell_timeout: float, level: str, masked: list[s
         km.connection_file = str(scratch / "kernel.json")
 
         def on_executed(cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
-            result.status[cell_index] = execute_reply["content"]["status"]
+            if recording["on"]:
+                result.status[cell_index] = execute_reply["content"]["status"]
 
-        client = NotebookClient(
+        client = GradingClient(
             plan.notebook, km=km, timeout=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
+            iopub_timeout=IOPUB_WAIT,
             startup_timeout=max(60, cell_timeout), resources={"metadata": {"path": str(scratch)}},
             on_cell_executed=on_executed, shutdown_kernel="immediate",
             # the grader's first cell imports torch: on a busy machine that alone can take a while
             timeout_func=lambda cell: max(cell_timeout, 300) if cell.metadata.get(ROLE) else cell_timeout,
         )
         quiet = subprocess.DEVNULL
-        async with client.async_setup_kernel(env=sandbox.kernel_env(scratch, fast=fast, level=level), cwd=str(scratch),
-                                             stdin=quiet, stdout=quiet, stderr=quiet):
-            for index, cell in enumerate(plan.notebook.cells):
+        env = sandbox.kernel_env(scratch, fast=fast, level=level)
+        async with client.async_setup_kernel(env=env, cwd=str(scratch), stdin=quiet, stdout=quiet, stderr=quiet):
+            for index in replay:  # into copies: the first run's outputs and statuses are what is graded
+                try:
+                    await asyncio.wait_for(client.async_execute_cell(copy.deepcopy(plan.notebook.cells[index]),
+                                                                     index), 2 * cell_timeout + 30)
+                except Exception as error:  # a replayed cell stopped this kernel too: give up on it
+                    return index, f"on replay: {type(error).__name__}"
+            recording["on"] = True
+            for index in range(first, len(plan.notebook.cells)):
+                cell = plan.notebook.cells[index]
                 if cell.cell_type != "code":
                     continue
                 start, sent = time.perf_counter(), time.time()
+                nudger = asyncio.ensure_future(client.watch(index))
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), 2 * cell_timeout + 30)
-                except Exception as error:  # the kernel died or ignored the interrupt: stop here
-                    result.stopped = f"cell {index} stopped the kernel ({type(error).__name__})"
-                    break
+                except Exception as error:  # the kernel died or ignored the interrupt
+                    return index, type(error).__name__
                 finally:
+                    nudger.cancel()
                     result.seconds[index] = time.perf_counter() - start
                     _log_wait(cell, index, sent, result.seconds[index])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return result
+    return None
 
 
 def _log_wait(cell: NotebookNode, index: int, sent: float, waited: float) -> None:
@@ -276,6 +373,7 @@ def score(reference: NotebookNode, plan: Plan, run: Execution, cell_timeout: flo
                 restored += [n for n in line.split("restored: ", 1)[1].split(", ") if n not in restored]
     if restored:
         report.append("the submission replaced " + ", ".join(restored) + " (restored before the tests)")
+    report += run.restarts
     if run.stopped:
         report.append(run.stopped)
     points, failures = {}, {}
@@ -288,9 +386,11 @@ def score(reference: NotebookNode, plan: Plan, run: Execution, cell_timeout: flo
         guard = plan.guards[exercise.test_id]
         guard_ran = GUARD_LINE.format(nonce=plan.nonces[guard]) in _stdout(cells[guard])
         cell, error = cells[test], _error(cells[test])
-        if test not in run.status:
+        if test in run.killers:
+            failures[exercise.test_id] = "the test cell stopped the kernel"
+        elif test not in run.status:
             failures[exercise.test_id] = "not run: " + (run.stopped or "execution stopped")
-        elif not guard_ran and guard in run.status:
+        elif not guard_ran and (guard in run.status or guard in run.killers):
             failures[exercise.test_id] = "the grader's check before the tests did not run"
             report.append(f"{exercise.test_id}: the grader's check before it did not run "
                           "(the submission interfered with execution): scored 0")
