@@ -93,3 +93,50 @@ def test_lstm_learns_the_adding_problem_at_a_lag_where_the_rnn_does_not():
     assert lstm.solved, lstm.test_mse
     assert not rnn.solved and rnn.test_mse > 0.8 * ADDING_CHANCE_MSE, rnn.test_mse
     assert lstm.steps == 400 and len(lstm.history.steps) == 400 and lstm.seconds > 0
+
+
+def test_plain_stack_can_share_the_input_projection_of_the_residual_one():
+    torch.manual_seed(0)
+    plain = StackedRecurrent("lstm", 6, 8, num_layers=3, project=True)
+    residual = StackedRecurrent("lstm", 6, 8, num_layers=3, residual=True)
+    assert plain.project is not None and not plain.residual and plain.layers[0].input_size == 8
+    # the two differ only in the skip connections: same parameter shapes, so same parameter count
+    assert [p.shape for p in plain.parameters()] == [p.shape for p in residual.parameters()]
+    residual.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 5, 6)
+    h = plain.project(x)
+    for layer in plain.layers:
+        h = layer(h)[0]
+    assert torch.allclose(plain(x)[0], plain.readout(h), atol=1e-6)
+    assert not torch.allclose(plain(x)[0], residual(x)[0], atol=1e-3)
+    # defaults as before: the projection exactly when residual=True
+    assert StackedRecurrent("rnn", 2, 4).project is None
+    assert StackedRecurrent("rnn", 2, 4, residual=True).project is not None
+
+
+def test_residual_without_projection_is_rejected():
+    with pytest.raises(ValueError, match="project"):
+        StackedRecurrent("gru", 2, 4, residual=True, project=False)
+
+
+def test_benchmark_reports_lags_solved_by_all_seeds_and_by_the_median(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_long_memory.py"
+    spec = importlib.util.spec_from_file_location("bench_long_memory", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # seed 2 fails from lag 20 on, seed 1 from lag 80 on: all seeds up to 10, the median up to 40
+    fails_from = {0: 10**6, 1: 80, 2: 20}
+
+    class Fake:
+        def __init__(self, lag, seed):
+            self.test_mse = 0.001 if lag < fails_from[seed] else 0.16
+            self.solved, self.seconds = self.test_mse < 0.1 * ADDING_CHANCE_MSE, 0.5
+
+    monkeypatch.setattr(bench, "train_adding", lambda cell, lag, *, seed, **_: Fake(lag, seed))
+    result = bench.sweep("gru")
+    assert result["gru_largest_lag_all_seeds"] == 10 and result["gru_largest_lag_median"] == 40
+    assert [r["lag"] for r in result["gru_runs"]] == [10] * 3 + [20] * 3 + [40] * 3 + [80] * 3
+    assert result["gru_seconds_total"] == 6.0

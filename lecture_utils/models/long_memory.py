@@ -25,8 +25,12 @@ State = list  # one entry per layer: a tensor (RNN, GRU) or an (h, c) tuple (LST
 class StackedRecurrent(nn.Module):
     """``x`` ``(batch, time, input_size)`` -> ``(outputs (batch, time, output_size), states)``.
 
-    ``residual=True`` first projects the input to ``hidden_size`` and adds each layer's input to its
-    output (``h_l = h_{l-1} + layer_l(h_{l-1})``). LSTM forget-gate biases start at 1 (the lecture's
+    ``residual=True`` adds each layer's input to its output (``h_l = h_{l-1} + layer_l(h_{l-1})``); it
+    needs the input projected to ``hidden_size`` first (``nn.Linear(input_size, hidden_size)``).
+    ``project`` says whether that projection is there; by default it is exactly when ``residual`` is.
+    ``project=True`` with ``residual=False`` gives the plain stack the same projection, so that a plain
+    and a residual stack differ only in the skip connections (the projection alone is a linear path from
+    the input to the read-out when ``residual=True``). LSTM forget-gate biases start at 1 (the lecture's
     Keras-like initialisation), which keeps the cell state from being forgotten at the start.
     """
 
@@ -39,6 +43,7 @@ class StackedRecurrent(nn.Module):
         *,
         num_layers: int = 1,
         residual: bool = False,
+        project: bool | None = None,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -49,9 +54,12 @@ class StackedRecurrent(nn.Module):
             raise ValueError(f"sizes (input, hidden, output, layers): expected positive ints, got {sizes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        project = residual if project is None else project
+        if residual and not project:
+            raise ValueError("residual=True needs project=True (the skip adds hidden-sized vectors)")
         self.cell, self.input_size, self.residual = cell, input_size, residual
-        self.project = nn.Linear(input_size, hidden_size) if residual else None
-        first = hidden_size if residual else input_size
+        self.project = nn.Linear(input_size, hidden_size) if project else None
+        first = hidden_size if project else input_size
         self.layers = nn.ModuleList(
             CELLS[cell](first if i == 0 else hidden_size, hidden_size, batch_first=True)
             for i in range(num_layers)
