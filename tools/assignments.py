@@ -10,9 +10,11 @@
 [--cell-timeout S]``
     ``SUBMISSIONS`` holds one folder per student with any subset of the notebooks. Every (student,
     notebook) pair is graded by its own worker process (``tools/autograde.py``), at most ``--jobs`` at a
-    time, each in a sandboxed kernel (``tools/sandbox.py``). Writes ``build/grades.csv`` (one row per
-    student and notebook: points per exercise, total, report) and
-    ``build/feedback/<student>/<notebook>.html``, and prints a summary.
+    time, each in a sandboxed kernel (``tools/sandbox.py``; refused without isolation unless
+    ``--allow-unsandboxed``). Writes ``build/grades.csv`` (one row per student and notebook: points per
+    exercise, total, report), ``build/gradebook.csv`` (one row per student: total and per-notebook
+    points, for Moodle or a spreadsheet), ``build/summary.html`` (per exercise: share passed, frequent
+    failures) and ``build/feedback/<student>/<notebook>.html``, and prints a summary.
 """
 
 from __future__ import annotations

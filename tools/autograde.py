@@ -13,8 +13,10 @@ stdin, a JSON result on stdout. What it does, in order:
    execution hooks) and prints what it restored. Each test cell gets a last line that prints a marker
    with a random nonce.
 3. Execute in a sandboxed kernel (``tools/sandbox.py``) with a per-cell timeout: a cell that runs too
-   long is interrupted and the rest still runs; a kernel that ignores the interrupt is killed, and the
-   exercises after it score 0 with the reason.
+   long is interrupted and the rest still runs; a cell that stops the kernel (crash, ``os._exit``, an
+   ignored interrupt) is skipped and reported, a new kernel replays the cells before it and execution
+   goes on after it. A watchdog nudges a kernel that has not picked up a request or whose reply is
+   missing (docs/instructors.md, "Stalls").
 4. A test cell earns its points only when the kernel's execute reply says "ok", the cell has no error
    output, its marker was printed (the cell ran to its end) and the guard before it ran.
 5. Feedback: the executed notebook with the grader's cells removed, test cells shown as released
