@@ -8,10 +8,24 @@ from __future__ import annotations
 
 
 def seed_values(table: list[dict], regime: str, column: str, step: int) -> list[float]:
-    """The per-seed values of ``column`` for ``regime`` at ``step`` (rows of :func:`results_table`)."""
-    if table and column not in table[0]:
-        raise ValueError(f"column: expected one of {sorted(table[0])}, got {column!r}")
-    return [float(row[column]) for row in table if row["regime"] == regime and row["step"] == step]
+    """The per-seed values of ``column`` for ``regime`` at ``step`` (rows of :func:`results_table`; rows
+    without ``column``, such as earlier checkpoints for final-only columns, are skipped)."""
+    columns = {key for row in table for key in row}
+    if table and column not in columns:
+        raise ValueError(f"column: expected one of {sorted(columns)}, got {column!r}")
+    return [float(row[column]) for row in table if row["regime"] == regime and row["step"] == step and column in row]
+
+
+def format_seed_table(table: list[dict], columns: list[str], step: int, regimes: list[str] | None = None) -> str:
+    """Every seed's value of each of ``columns`` at ``step``, one line per regime and seed (3 decimals)."""
+    regimes = regimes or list(dict.fromkeys(row["regime"] for row in table))
+    lines = [f"{'regime':<20}{'seed':>5}" + "".join(f"{c:>{max(9, len(c) + 1)}}" for c in columns)]
+    for regime in regimes:
+        for row in table:
+            if row["regime"] == regime and row["step"] == step and all(c in row for c in columns):
+                cells = "".join(f"{float(row[c]):>{max(9, len(c) + 1)}.3f}" for c in columns)
+                lines.append(f"{regime:<20}{row['seed']:>5}{cells}")
+    return "\n".join(lines)
 
 
 def seed_summary(table: list[dict], column: str, step: int) -> dict[str, dict[str, float]]:

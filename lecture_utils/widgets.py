@@ -204,13 +204,26 @@ def spectral_radius_slider(inputs: torch.Tensor, *, hidden_size: int = 64, seed:
     return ipywidgets.interactive(show, radius=slider)
 
 
-def numeral_translator(translate, *, initial: str = "2026"):
+def numeral_translator(
+    translate,
+    *,
+    initial: str = "2026",
+    regimes: dict[str, str] | None = None,
+    reference=None,
+    max_inject: int = 0,
+):
     """A text box: type digits, see the model's Russian words and its attention over the digits.
 
     ``translate(text)`` returns ``(words, attention (steps, digits), digits)`` like
     :func:`lecture_utils.models.seq2seq.translate`; a ``ValueError`` it raises (empty input, letters,
     too many digits) is shown as a message instead of a plot. The words and the heatmap are widget
     values (an HTML label and a PNG image), so nothing is printed into the cell's own output.
+
+    Optional controls: ``regimes`` (shown label -> value) adds a selector and calls
+    ``translate(text, regime=value)``; ``max_inject`` > 0 adds a slider "wrong word at position j"
+    (0: none) and calls ``translate(..., inject_at=j - 1)`` (0-based; ``None`` for none);
+    ``reference(text)`` (the correct words) is shown beside the model's words, and the model's first
+    wrong word is highlighted. Children: ``[controls, words, image]``.
     """
     import html
     import io
@@ -221,17 +234,52 @@ def numeral_translator(translate, *, initial: str = "2026"):
     from lecture_utils.plots import plot_attention
 
     box = ipywidgets.Text(value=initial, description="Число:", continuous_update=False)
+    controls = [box]
+    selector = inject = None
+    if regimes:
+        selector = ipywidgets.Dropdown(options=list(regimes.items()), description="Режим:")
+        controls.append(selector)
+    if max_inject > 0:
+        inject = ipywidgets.IntSlider(
+            value=0, min=0, max=max_inject, description="Ошибка на слове:", continuous_update=False,
+            style={"description_width": "initial"},
+        )
+        controls.append(inject)
     label = ipywidgets.HTML()
     image = ipywidgets.Image(format="png")
 
+    def words_html(words: list[str], truth: list[str] | None) -> str:
+        if truth is None:
+            return html.escape(" ".join(words))
+        pairs = enumerate(zip(words, truth, strict=False))
+        first = next((i for i, (a, b) in pairs if a != b), min(len(words), len(truth)))
+        shown = [html.escape(w) for w in words]
+        if first < len(words):
+            shown[first] = f'<span style="color:#c00;text-decoration:underline">{shown[first]}</span>'
+        elif len(words) < len(truth):
+            shown.append('<span style="color:#c00">[не хватает слов]</span>')
+        return " ".join(shown)
+
     def redraw(_=None) -> None:
+        kwargs = {}
+        if selector is not None:
+            kwargs["regime"] = selector.value
+        if inject is not None:
+            kwargs["inject_at"] = inject.value - 1 if inject.value > 0 else None
         try:
-            words, attention, digits = translate(box.value)
+            words, attention, digits = translate(box.value, **kwargs)
+            truth = list(reference(box.value)) if reference is not None else None
         except ValueError as error:
             label.value = f"<b>Ошибка ввода:</b> {html.escape(str(error))}"
             image.layout.display = "none"
             return
-        label.value = f"<b>{html.escape(' '.join(words))}</b>"
+        text = f"<b>модель:</b> {words_html(list(words), truth)}"
+        if truth is not None:
+            verdict = "верно" if list(words) == truth else "с ошибкой"
+            text += f"<br><b>правильно:</b> {html.escape(' '.join(truth))} ({verdict})"
+        if kwargs.get("inject_at") is not None:
+            text += f"<br>на вход вместо слова {kwargs['inject_at'] + 1} подано неверное слово"
+        label.value = text
         fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(digits), 1.8 + 0.35 * attention.shape[0]))
         plot_attention(words, attention, digits, ax=ax)
         buffer = io.BytesIO()
@@ -240,6 +288,8 @@ def numeral_translator(translate, *, initial: str = "2026"):
         image.value = buffer.getvalue()
         image.layout.display = None
 
-    box.observe(redraw, names="value")
+    for control in controls:
+        control.observe(redraw, names="value")
     redraw()
-    return ipywidgets.VBox([box, label, image])
+    head = ipywidgets.HBox(controls) if len(controls) > 1 else box
+    return ipywidgets.VBox([head, label, image])

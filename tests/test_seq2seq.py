@@ -10,13 +10,29 @@ from lecture_utils.models.feeding import (
     Regime,
     choose_next_input,
     decay_k_for_midpoint,
+    draw_coins,
     inverse_sigmoid_decay,
     standard_regimes,
 )
 from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss
-from lecture_utils.models.seq2seq import EOS, PAD, Seq2Seq, evaluate, sequence_loss, translate
-from lecture_utils.models.seq2seq_training import ExperimentConfig, results_table, train_regime
-from lecture_utils.seed_stats import seed_summary, separated
+from lecture_utils.models.seq2seq import (
+    EOS,
+    PAD,
+    SOS,
+    Seq2Seq,
+    decode_after_injection,
+    evaluate,
+    recovery_after_error,
+    sequence_loss,
+    translate,
+)
+from lecture_utils.models.seq2seq_training import (
+    ExperimentConfig,
+    discriminator_accuracy,
+    results_table,
+    train_regime,
+)
+from lecture_utils.seed_stats import format_seed_table, seed_summary, seed_values, separated
 
 
 @pytest.fixture
@@ -130,9 +146,20 @@ def test_inverse_sigmoid_decay_and_midpoint():
 
 def test_regimes():
     names = [r.name for r in standard_regimes(400)]
-    assert names == ["teacher_forcing", "free_running", "fixed_ratio", "scheduled_sampling", "professor_forcing"]
+    assert names == [
+        "teacher_forcing",
+        "free_running",
+        "lecture_coin",
+        "batch_coin",
+        "scheduled_sampling",
+        "professor_forcing",
+    ]
+    coins = {r.name: r.coin for r in standard_regimes(400)}
+    assert coins["lecture_coin"] == "sequence" and coins["batch_coin"] == "batch"
     with pytest.raises(ValueError, match="kind"):
         Regime("x", "bogus")
+    with pytest.raises(ValueError, match="coin"):
+        Regime("x", "ratio", 0.5, coin="word")
     with pytest.raises(ValueError, match="multiple"):
         ExperimentConfig(steps=10, eval_every=3)
 
@@ -237,3 +264,172 @@ def test_professor_forcing_loss_is_cross_entropy_plus_the_weighted_fooling_term(
         loss = professor_forcing_loss(model, disc, frozen, batch, adversarial_weight=weight)
         assert torch.allclose(loss, cross_entropy + weight * fool, atol=1e-6), weight
     assert fool > 0.1  # the adversarial term is not negligible, so dropping it would show
+
+
+def test_draw_coins_per_sequence_and_per_batch():
+    gen = torch.Generator().manual_seed(0)
+    assert draw_coins(5, 0.5, "token", gen) is None
+    assert draw_coins(4, 1.0, "sequence", gen).tolist() == [True] * 4
+    assert draw_coins(4, 0.0, "batch", gen).tolist() == [False] * 4
+    per_sequence = draw_coins(20_000, 0.5, "sequence", gen)
+    assert abs(per_sequence.float().mean().item() - 0.5) < 0.02  # one coin per sequence, not one for all
+    per_batch = [draw_coins(64, 0.5, "batch", gen) for _ in range(200)]
+    assert all(bool(c.all()) or not bool(c.any()) for c in per_batch)  # all or nothing within a batch
+    assert 0.35 < sum(bool(c[0]) for c in per_batch) / 200 < 0.65
+    with pytest.raises(ValueError, match="coin"):
+        draw_coins(4, 0.5, "word", gen)
+
+
+def test_a_sequence_coin_holds_for_the_whole_sequence():
+    batch = make_batch([2_026, 123_456_789, 21, 1_000_001, 5_005, 99])
+    script = torch.full((6, batch.tgt.shape[1]), 7)  # always predicts the same (wrong) word
+    fake = RecordingSeq2Seq(script)
+    fake(
+        batch.src,
+        batch.src_lengths,
+        batch.tgt,
+        teacher_prob=0.5,
+        generator=torch.Generator().manual_seed(1),  # coins: no, yes, yes, no, yes, no
+        coin="sequence",
+    )
+    fed = torch.stack(fake.fed[1:], 1)  # (batch, tgt_len - 1): what steps 1.. read
+    teacher = (fed == batch.tgt[:, :-1]) | (batch.tgt[:, :-1] == PAD)
+    own = fed == 7
+    for i in range(6):  # each row reads only true words or only its own predictions
+        assert bool(teacher[i].all()) or bool(own[i].all()), i
+    assert [bool(teacher[i].all()) for i in range(6)] == [False, True, True, False, True, False]
+
+
+def test_decode_after_injection_feeds_true_then_wrong_then_own_words():
+    batch = make_batch([2_026, 123_456])  # 3 and 5 words
+    script = torch.tensor([[11, 12, 13, 14, 15, 16], [21, 22, 23, 24, 25, 26]])
+    fake = RecordingSeq2Seq(script)
+    positions, wrong = torch.tensor([1, 0]), torch.tensor([40, 41])
+    tokens = decode_after_injection(fake, batch.src, batch.src_lengths, batch.tgt, positions, wrong)
+    assert tokens.shape == batch.tgt.shape
+    fed = torch.stack(fake.fed, 1)
+    assert fed[0].tolist()[:4] == [SOS, int(batch.tgt[0, 0]), 40, 13]  # true before j=1, wrong at j, own after
+    assert fed[1].tolist()[:3] == [SOS, 41, 22]
+    decode_after_injection(fake, batch.src, batch.src_lengths, batch.tgt, positions, None)
+    fed = torch.stack(fake.fed, 1)
+    assert fed[0].tolist()[:4] == [SOS, int(batch.tgt[0, 0]), int(batch.tgt[0, 1]), 13]
+
+
+class EchoSeq2Seq(RecordingSeq2Seq):
+    """Emits the right target word at every step whatever it reads (a model that always recovers),
+    unless ``broken``: then it repeats the word it read (a model that never recovers)."""
+
+    def __init__(self, numbers, broken=False):
+        super().__init__(make_batch(numbers).tgt)
+        self.broken = broken
+
+    def step(self, prev, h, feed, memory, mask):
+        logits, h, feed, attn = super().step(prev, h, feed, memory, mask)
+        if self.broken and self.t > 1:
+            logits = torch.full_like(logits, -5.0)
+            logits[torch.arange(prev.shape[0]), prev] = 5.0
+        return logits, h, feed, attn
+
+
+def test_recovery_after_error_counts_only_the_suffix_after_the_injected_word():
+    numbers = [2_026, 123_456, 7, 1_000_000_001, 45]
+    perfect = recovery_after_error(EchoSeq2Seq(numbers), numbers, batch_size=8)
+    assert perfect["recovered"] == 1.0 and perfect["clean"] == 1.0
+    assert perfect["position_count"].sum() == len(numbers)
+    stuck = recovery_after_error(EchoSeq2Seq(numbers, broken=True), numbers, batch_size=8)
+    assert stuck["recovered"] == 0.0  # repeats the wrong word it read, so the next output is wrong
+    assert stuck["clean"] == 0.0  # it repeats even a true word, so no suffix is right
+
+
+def test_recovery_draws_the_same_errors_for_every_model():
+    numbers = list(range(1, 300))
+    torch.manual_seed(0)
+    a = recovery_after_error(Seq2Seq(embed=8, hidden=16), numbers)
+    torch.manual_seed(1)
+    b = recovery_after_error(Seq2Seq(embed=8, hidden=16), numbers)
+    assert torch.equal(a["position_count"], b["position_count"])
+
+
+def test_professor_forcing_logs_the_discriminator(model):
+    disc = BehaviourDiscriminator(16, size=8)
+    opt = torch.optim.SGD(disc.parameters(), lr=0.1)
+    log = {}
+    professor_forcing_loss(model, disc, opt, make_batch([12, 2_026, 7, 45]), adversarial_weight=0.5, log=log)
+    assert set(log) == {"discriminator_loss", "discriminator_accuracy", "fool_loss", "cross_entropy"}
+    assert log["discriminator_accuracy"] in {i / 8 for i in range(9)}
+
+
+def test_training_logs_recovery_and_discriminator_and_accepts_a_loss_function():
+    splits = make_splits(400, 1, 60, 30, seed=0)
+    config = ExperimentConfig(embed=8, hidden=16, steps=20, eval_every=10)
+    sets = {"test": splits.test}
+    pf = train_regime(
+        Regime("pf", "professor", adversarial_weight=1.0),
+        splits.train,
+        sets,
+        config,
+        seed=0,
+        progress=False,
+        recovery_set=splits.test,
+    )
+    assert len(pf.discriminator_log) == 20
+    assert pf.discriminator_log[-1]["adversarial_weight"] == pytest.approx(1.0 * min(1.0, 2 * 19 / 20))
+    assert 0.0 <= discriminator_accuracy(pf) <= 1.0
+    calls = []
+
+    def my_loss(model, batch, teacher_prob, coin, generator):
+        calls.append((teacher_prob, coin))
+        out = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=teacher_prob, generator=generator, coin=coin)
+        return sequence_loss(out.logits, batch.tgt)
+
+    regime = Regime("lecture_coin", "ratio", 0.5, coin="sequence")
+    mine = train_regime(regime, splits.train, sets, config, seed=0, progress=False, loss_fn=my_loss)
+    package = train_regime(regime, splits.train, sets, config, seed=0, progress=False)
+    assert calls == [(0.5, "sequence")] * 20
+    assert mine.history.steps[-1]["loss"] == package.history.steps[-1]["loss"]
+    table = results_table([pf, package])
+    assert seed_values(table, "pf", "recovered", 20) == [pf.recovery["recovered"]]
+    assert seed_values(table, "pf", "recovered", 10) == []
+    assert "discriminator_accuracy" in format_seed_table(table, ["discriminator_accuracy"], 20)
+    with pytest.raises(ValueError, match="professor"):
+        discriminator_accuracy(package)
+
+
+def test_translate_with_an_injected_error(model):
+    words, attention, digits = translate(model, "2026", inject_at=1)
+    assert digits == "2026" and attention.shape[1] == 4
+    assert attention.shape[0] in (len(words), len(words) + 1)
+    with pytest.raises(ValueError, match="inject_at"):
+        translate(model, "2026", inject_at=4)  # "две тысячи двадцать шесть" has 4 words: 3 is the last
+    with pytest.raises(ValueError, match="inject_at"):
+        translate(model, "7", inject_at=1)
+
+
+def test_numeral_translator_shows_the_answer_the_first_wrong_word_and_the_controls():
+    from lecture_utils import widgets
+
+    calls = []
+
+    def fake_translate(text, regime, inject_at):
+        calls.append((regime, inject_at))
+        words = ["две", "тысячи", "три", "шесть"] if regime == "bad" else ["две", "тысячи", "двадцать", "шесть"]
+        return words, torch.full((5, len(text)), 1 / len(text)), text
+
+    box = widgets.numeral_translator(
+        fake_translate,
+        initial="2026",
+        regimes={"хороший": "good", "плохой": "bad"},
+        reference=lambda text: ["две", "тысячи", "двадцать", "шесть"],
+        max_inject=4,
+    )
+    text_box, selector, slider = box.children[0].children
+    label = box.children[1]
+    assert calls[-1] == ("good", None)
+    assert "правильно:</b> две тысячи двадцать шесть (верно)" in label.value
+    selector.value = "bad"
+    assert calls[-1] == ("bad", None)
+    assert 'underline">три</span>' in label.value and "(с ошибкой)" in label.value
+    assert label.value.count("underline") == 1  # only the first wrong word
+    slider.value = 2
+    assert calls[-1] == ("bad", 1)
+    assert "вместо слова 2" in label.value

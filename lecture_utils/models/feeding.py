@@ -1,6 +1,7 @@
 """How a seq2seq decoder is fed during training: the true previous word, its own prediction, or a mix.
 
-- :func:`choose_next_input`: the rule of one decoder step, per example (a coin with ``teacher_prob``);
+- :func:`choose_next_input`: the rule of one decoder step (a coin with ``teacher_prob`` per example and
+  step, or a coin drawn once per sequence or per batch: :func:`draw_coins`);
 - :func:`inverse_sigmoid_decay`: scheduled sampling's probability of the true word over training
   (Bengio et al., 2015), :func:`decay_k_for_midpoint` its parameter;
 - :class:`Regime`: one named training regime of notebook 03 (:func:`standard_regimes` lists them).
@@ -40,6 +41,32 @@ def choose_next_input(
     return torch.where(coin, true_tokens, predicted_tokens.detach())
 
 
+COINS = ("token", "sequence", "batch")
+
+
+def draw_coins(
+    batch_size: int,
+    teacher_prob: float,
+    coin: str,
+    generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor | None:
+    """The coins drawn before the decoder loop: ``None`` for ``coin="token"`` (drawn at every step by
+    :func:`choose_next_input`), else a bool (batch,) tensor, True where the true words are fed.
+
+    ``"sequence"`` (the lecture's rule, with its batch of one example): one coin per sequence;
+    ``"batch"``: one coin for the whole batch. ``teacher_prob`` 0 and 1 draw nothing.
+    """
+    if coin not in COINS:
+        raise ValueError(f"coin: expected one of {COINS}, got {coin!r}")
+    if coin == "token":
+        return None
+    if teacher_prob in (0.0, 1.0):
+        return torch.full((batch_size,), teacher_prob == 1.0, dtype=torch.bool, device=device)
+    shape = (batch_size,) if coin == "sequence" else ()
+    return (torch.rand(shape, generator=generator, device=device) < teacher_prob).expand(batch_size)
+
+
 def inverse_sigmoid_decay(step: int, k: float) -> float:
     """Bengio et al. (2015): the teacher-forcing probability ``k / (k + exp(step / k))``, k >= 1.
 
@@ -50,27 +77,33 @@ def inverse_sigmoid_decay(step: int, k: float) -> float:
     return k / (k + math.exp(min(step / k, 700.0)))
 
 
-REGIME_KINDS = ("ratio", "per_batch", "scheduled", "professor")
+REGIME_KINDS = ("ratio", "scheduled", "professor")
 
 
 @dataclass(frozen=True)
 class Regime:
     """How the decoder is fed during training.
 
-    ``kind``: ``"ratio"`` feeds the true word with probability ``teacher_prob`` per example and step (1:
-    teacher forcing, 0: free running); ``"per_batch"`` is the lecture's rule: one coin per batch decides
-    teacher forcing for the whole batch; ``"scheduled"`` is scheduled sampling with
-    :func:`inverse_sigmoid_decay` (``decay_k``); ``"professor"`` is professor forcing.
+    ``kind``: ``"ratio"`` feeds the true word with probability ``teacher_prob`` (1: teacher forcing, 0:
+    free running), with a coin per example and step (``coin="token"``), per sequence (``"sequence"``,
+    the lecture's rule) or per batch (``"batch"``); ``"scheduled"`` is scheduled sampling with
+    :func:`inverse_sigmoid_decay` (``decay_k``), a coin per example and step that feeds the model's
+    argmax otherwise (Bengio et al. sample from the model's distribution instead);
+    ``"professor"`` is professor forcing with ``adversarial_weight`` (None: the experiment's default).
     """
 
     name: str
     kind: str
     teacher_prob: float = 1.0
     decay_k: float = 1.0
+    coin: str = "token"
+    adversarial_weight: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in REGIME_KINDS:
             raise ValueError(f"kind: expected one of {REGIME_KINDS}, got {self.kind!r}")
+        if self.coin not in COINS:
+            raise ValueError(f"coin: expected one of {COINS}, got {self.coin!r}")
         if not 0.0 <= self.teacher_prob <= 1.0:
             raise ValueError(f"teacher_prob: expected a probability in [0, 1], got {self.teacher_prob!r}")
 
@@ -91,11 +124,16 @@ def decay_k_for_midpoint(midpoint: float) -> float:
 
 
 def standard_regimes(steps: int) -> list[Regime]:
-    """The five regimes of the notebook; scheduled sampling reaches probability 0.5 halfway through ``steps``."""
+    """The six regimes of the notebook; scheduled sampling reaches probability 0.5 halfway through ``steps``.
+
+    ``lecture_coin`` is the lecture's rule as written (batch size 1, a coin with 0.5 per sequence);
+    ``batch_coin`` flips one coin with 0.5 for a whole batch of 64.
+    """
     return [
         Regime("teacher_forcing", "ratio", 1.0),
         Regime("free_running", "ratio", 0.0),
-        Regime("fixed_ratio", "per_batch", 0.5),
+        Regime("lecture_coin", "ratio", 0.5, coin="sequence"),
+        Regime("batch_coin", "ratio", 0.5, coin="batch"),
         Regime("scheduled_sampling", "scheduled", decay_k=decay_k_for_midpoint(steps / 2)),
         Regime("professor_forcing", "professor"),
     ]

@@ -44,22 +44,36 @@ def professor_forcing_loss(
     disc_optimizer: torch.optim.Optimizer,
     batch: Batch,
     adversarial_weight: float = 1.0,
+    log: dict[str, float] | None = None,
 ) -> torch.Tensor:
     """One professor-forcing step: update the discriminator, return the model's loss to minimise.
 
     The model's loss is the teacher-forced cross-entropy plus ``adversarial_weight`` times the loss of
-    making the discriminator call its free-running hidden states teacher-forced.
+    making the discriminator call its free-running hidden states teacher-forced. ``log``, if given,
+    receives ``discriminator_loss``, ``discriminator_accuracy`` (its share of right calls on this batch's
+    teacher-forced and free-running sequences, before its update), ``fool_loss`` and ``cross_entropy``.
     """
     teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
     free = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
     lengths = (batch.tgt != PAD).sum(dim=1)  # (batch,)
     real = torch.ones(len(batch), device=lengths.device)  # the discriminator's labels, on the model's device
     fake = torch.zeros_like(real)
-    disc_loss = F.binary_cross_entropy_with_logits(
-        discriminator(teacher.states.detach(), lengths), real
-    ) + F.binary_cross_entropy_with_logits(discriminator(free.states.detach(), lengths), fake)
+    teacher_scores = discriminator(teacher.states.detach(), lengths)  # (batch,) logits of "teacher-forced"
+    free_scores = discriminator(free.states.detach(), lengths)
+    disc_loss = F.binary_cross_entropy_with_logits(teacher_scores, real) + F.binary_cross_entropy_with_logits(
+        free_scores, fake
+    )
     disc_optimizer.zero_grad(set_to_none=True)
     disc_loss.backward()
     disc_optimizer.step()
     fool = F.binary_cross_entropy_with_logits(discriminator(free.states, lengths), real)
-    return sequence_loss(teacher.logits, batch.tgt) + adversarial_weight * fool
+    cross_entropy = sequence_loss(teacher.logits, batch.tgt)
+    if log is not None:
+        right = (teacher_scores > 0).float().mean() + (free_scores < 0).float().mean()
+        log.update(
+            discriminator_loss=float(disc_loss.detach()),
+            discriminator_accuracy=float(right) / 2,
+            fool_loss=float(fool.detach()),
+            cross_entropy=float(cross_entropy.detach()),
+        )
+    return cross_entropy + adversarial_weight * fool

@@ -21,7 +21,7 @@ from torch import nn
 
 from lecture_utils.checks import expect_tensor
 from lecture_utils.data.numerals import MAX_DIGITS, SOURCE_VOCAB, TARGET_VOCAB, make_batch, parse_number_text
-from lecture_utils.models.feeding import choose_next_input
+from lecture_utils.models.feeding import choose_next_input, draw_coins
 from lecture_utils.training import eval_mode
 
 PAD, SOS, EOS = TARGET_VOCAB.pad, TARGET_VOCAB.sos, TARGET_VOCAB.eos
@@ -106,9 +106,15 @@ class Seq2Seq(nn.Module):
         tgt: torch.Tensor,
         teacher_prob: float = 1.0,
         generator: torch.Generator | None = None,
+        coin: str = "token",
     ) -> DecoderOutput:
-        """Run the decoder for ``tgt_len`` steps; each step reads the true or the predicted previous word."""
+        """Run the decoder for ``tgt_len`` steps; each step reads the true or the predicted previous word.
+
+        ``coin``: the true word is chosen with ``teacher_prob`` per example and step (``"token"``), once
+        per sequence (``"sequence"``) or once per batch (``"batch"``), see :func:`draw_coins`.
+        """
         expect_tensor(tgt, "tgt", (src.shape[0], None), f"(batch={src.shape[0]}, tgt_len)", dtype=torch.long)
+        coins = draw_coins(src.shape[0], teacher_prob, coin, generator, src.device)  # None or (batch,)
         memory, mask, h = self.encode(src, src_lengths)
         feed = h.new_zeros(h.shape)
         prev = torch.full((src.shape[0],), SOS, dtype=torch.long, device=src.device)  # (batch,)
@@ -120,7 +126,10 @@ class Seq2Seq(nn.Module):
             states.append(h)
             attns.append(attn)
             tokens.append(predicted)
-            prev = choose_next_input(tgt[:, t], predicted, teacher_prob, generator)
+            if coins is None:
+                prev = choose_next_input(tgt[:, t], predicted, teacher_prob, generator)
+            else:
+                prev = torch.where(coins, tgt[:, t], predicted.detach())
         return DecoderOutput(
             torch.stack(logits, 1), torch.stack(states, 1), torch.stack(attns, 1), torch.stack(tokens, 1)
         )
@@ -199,16 +208,125 @@ def evaluate(model: Seq2Seq, numbers, *, batch_size: int = 1024) -> dict[str, fl
 
 
 @torch.no_grad()
-def translate(model: Seq2Seq, text: str, *, max_len: int = 20) -> tuple[list[str], torch.Tensor, str]:
+def translate(
+    model: Seq2Seq, text: str, *, max_len: int = 20, inject_at: int | None = None
+) -> tuple[list[str], torch.Tensor, str]:
     """Translate user input such as ``"2 026"``: ``(words, attention (steps, digits), digits)``.
 
     Bad input (empty, non-digits, leading zeros, more than 12 digits) raises a ``ValueError`` that says
-    what is allowed, before anything reaches the model.
+    what is allowed, before anything reaches the model. With ``inject_at = j`` (0-based) the decoder reads
+    the true words before ``j``, a wrong word (the next word of the vocabulary) in place of word ``j`` and
+    then its own words (:func:`decode_after_injection`); ``j`` must be below the answer's word count.
     """
     digits = parse_number_text(text)
     device = next(model.parameters()).device
     src = torch.tensor([[SOURCE_VOCAB.stoi[c] for c in digits]], device=device)  # (1, digits)
+    lengths = torch.tensor([len(digits)], device=device)
     with eval_mode(model):
-        tokens, attention = model.greedy_decode(src, torch.tensor([len(digits)], device=device), max_len=max_len)
+        if inject_at is None:
+            tokens, attention = model.greedy_decode(src, lengths, max_len=max_len)
+        else:
+            tgt = make_batch([int(digits)]).tgt.to(device)  # (1, words + 1)
+            n_words = tgt.shape[1] - 1
+            if not 0 <= inject_at < n_words:
+                raise ValueError(f"inject_at: expected a word position in [0, {n_words}), got {inject_at!r}")
+            true_word = int(tgt[0, inject_at])
+            wrong = FIRST_WORD_ID + (true_word - FIRST_WORD_ID + 1) % (model.tgt_vocab - FIRST_WORD_ID)
+            positions = torch.tensor([inject_at], device=device)
+            tgt = F.pad(tgt, (0, max(0, max_len - tgt.shape[1])), value=PAD)  # room for longer outputs
+            tokens, attention = _injected_decode(
+                model, src, lengths, tgt, positions, torch.tensor([wrong], device=device)
+            )
     words = TARGET_VOCAB.decode(tokens[0])
     return words, attention[0, : len(words) + 1].cpu(), digits
+
+
+@torch.no_grad()
+def decode_after_injection(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    tgt: torch.Tensor,
+    positions: torch.Tensor,
+    wrong: torch.Tensor | None,
+) -> torch.Tensor:
+    """Tokens (batch, tgt_len) of a decoder that reads the true words before ``positions`` (batch,), then
+    ``wrong`` (batch,) in place of the true word at that position (``None``: the true word), then its own
+    greedy predictions.
+
+    Step ``t`` reads ``<sos>`` (t = 0), the true word ``tgt[t - 1]`` (t - 1 < j), the injected word
+    (t - 1 = j) or its own prediction of step ``t - 1`` (t - 1 > j); the outputs at steps after ``j``
+    show whether it gets back on track.
+    """
+    return _injected_decode(model, src, src_lengths, tgt, positions, wrong)[0]
+
+
+def _injected_decode(model, src, src_lengths, tgt, positions, wrong):
+    """:func:`decode_after_injection` with the attention: ``(tokens, attention (batch, tgt_len, src_len))``."""
+    expect_tensor(positions, "positions", (src.shape[0],), f"(batch={src.shape[0]},)", dtype=torch.long)
+    memory, mask, h = model.encode(src, src_lengths)
+    feed = h.new_zeros(h.shape)
+    prev = torch.full((src.shape[0],), SOS, dtype=torch.long, device=src.device)
+    tokens, attns = [], []
+    for t in range(tgt.shape[1]):
+        logits, h, feed, attn = model.step(prev, h, feed, memory, mask)
+        predicted = logits.argmax(dim=1)  # (batch,)
+        tokens.append(predicted)
+        attns.append(attn)
+        injected = tgt[:, t] if wrong is None else wrong
+        prev = torch.where(t < positions, tgt[:, t], torch.where(t == positions, injected, predicted))
+    return torch.stack(tokens, 1), torch.stack(attns, 1)
+
+
+FIRST_WORD_ID = max(PAD, SOS, EOS) + 1  # ids below are <pad>, <sos>, <eos>
+
+
+@torch.no_grad()
+def recovery_after_error(
+    model: Seq2Seq, numbers, *, seed: int = 0, batch_size: int = 1024
+) -> dict[str, float | torch.Tensor]:
+    """Exposure bias measured directly: feed one wrong word and see whether the model gets back on track.
+
+    For each number, a position ``j`` among its words and a wrong word (not the true one) are drawn with
+    ``seed`` (the same for every model). The decoder reads the true words before ``j``, the wrong word
+    at ``j`` and then its own predictions (:func:`decode_after_injection`). ``recovered``: the share of
+    numbers whose every output after ``j`` (the remaining words and ``<eos>``) is right; ``clean``: the
+    same with the true word at ``j`` (the model's own error rate on those suffixes, for comparison);
+    ``position_recovered`` / ``position_count``: ``recovered`` and the number of cases per ``j``.
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)  # the draws are on the CPU for every model
+    device = next(model.parameters()).device
+    recovered = clean = 0
+    by_position, counts = torch.zeros(0, device="cpu"), torch.zeros(0, device="cpu")
+    with eval_mode(model):
+        for i in range(0, len(numbers), batch_size):
+            batch = make_batch(numbers[i : i + batch_size])
+            n_words = (batch.tgt != PAD).sum(1) - 1  # (batch,) words before <eos>
+            positions = (
+                torch.rand(len(batch), generator=generator, device="cpu") * n_words
+            ).long()  # j in [0, n_words)
+            true_word = batch.tgt.gather(1, positions[:, None]).squeeze(1)
+            offset = torch.randint(1, model.tgt_vocab - FIRST_WORD_ID, (len(batch),), generator=generator, device="cpu")
+            wrong = FIRST_WORD_ID + (true_word - FIRST_WORD_ID + offset) % (model.tgt_vocab - FIRST_WORD_ID)
+            batch, positions, wrong = batch.to(device), positions.to(device), wrong.to(device)
+            steps = torch.arange(batch.tgt.shape[1], device=device)[None, :]  # (1, tgt_len)
+            judged = (steps > positions[:, None]) & (batch.tgt != PAD)  # (batch, tgt_len): after j, real
+            for injected, into in ((wrong, "recovered"), (None, "clean")):
+                tokens = decode_after_injection(model, batch.src, batch.src_lengths, batch.tgt, positions, injected)
+                right = ((tokens == batch.tgt) | ~judged).all(1).cpu()  # (batch,)
+                if into == "recovered":
+                    recovered += int(right.sum())
+                    width = int(n_words.max())
+                    if width > len(by_position):
+                        grow = width - len(by_position)
+                        by_position, counts = F.pad(by_position, (0, grow)), F.pad(counts, (0, grow))
+                    by_position.index_add_(0, positions.cpu(), right.float())
+                    counts.index_add_(0, positions.cpu(), torch.ones(len(batch), device="cpu"))
+                else:
+                    clean += int(right.sum())
+    return {
+        "recovered": recovered / len(numbers),
+        "clean": clean / len(numbers),
+        "position_recovered": by_position / counts.clamp(min=1),
+        "position_count": counts,
+    }

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
 from lecture_utils.data.numerals import Batch, batches
 from lecture_utils.models.feeding import Regime
 from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss
-from lecture_utils.models.seq2seq import Seq2Seq, evaluate, sequence_loss
+from lecture_utils.models.seq2seq import Seq2Seq, evaluate, recovery_after_error, sequence_loss
 from lecture_utils.repro import seed_everything
 from lecture_utils.training import History, fit, linear_decay
 
@@ -49,7 +50,10 @@ class ExperimentConfig:
 class RegimeRun:
     """One trained model: its regime and seed, the training history, and evaluations by step.
 
-    ``checkpoints[step]`` maps ``"test"`` and ``"long"`` to :func:`evaluate`'s result at that step;
+    ``checkpoints[step]`` maps each evaluation set's name (``"test"``, ``"long"``, ...) to
+    :func:`evaluate`'s result at that step; ``recovery``: :func:`recovery_after_error` of the final model
+    on the ``recovery_set``; ``discriminator_log``: professor forcing's per-step log (see
+    :func:`professor_forcing_loss`, plus ``adversarial_weight``), empty for the other regimes;
     ``train_seconds`` is the CPU time of the training steps, evaluations excluded.
     """
 
@@ -59,6 +63,19 @@ class RegimeRun:
     history: History
     checkpoints: dict[int, dict[str, dict]]
     train_seconds: float
+    recovery: dict = field(default_factory=dict)
+    discriminator_log: list[dict[str, float]] = field(default_factory=list)
+    discriminator: BehaviourDiscriminator | None = None
+
+
+LossFn = Callable[[Seq2Seq, Batch, float, str, torch.Generator], torch.Tensor]
+
+
+def package_loss(model: Seq2Seq, batch: Batch, teacher_prob: float, coin: str, generator: torch.Generator):
+    """The training loss of one batch with the feeding rule (``teacher_prob``, ``coin``): the batched
+    :meth:`Seq2Seq.forward` and :func:`sequence_loss`. Notebook 03 writes the same loop out on its page."""
+    out = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=teacher_prob, generator=generator, coin=coin)
+    return sequence_loss(out.logits, batch.tgt)
 
 
 def train_regime(
@@ -70,12 +87,17 @@ def train_regime(
     seed: int,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    loss_fn: LossFn = package_loss,
+    recovery_set=None,
 ) -> RegimeRun:
     """Train a fresh :class:`Seq2Seq` with ``regime`` for ``config.steps`` batches and evaluate it on
     ``eval_sets`` (``{"test": numbers, "long": numbers}``) every ``config.eval_every`` steps.
 
     The seed fixes the initial weights, the batch order and the random choices of the regime, so every
-    regime with the same seed sees the same batches in the same order.
+    regime with the same seed sees the same batches in the same order. ``loss_fn(model, batch,
+    teacher_prob, coin, generator)`` is the loss of one batch for the non-professor regimes (default:
+    :func:`package_loss`). With ``recovery_set``, the final model's :func:`recovery_after_error` on it
+    (seed 0) is stored in ``recovery``.
     """
     seed_everything(seed)
     model = Seq2Seq(embed=config.embed, hidden=config.hidden).to(device)
@@ -93,23 +115,19 @@ def train_regime(
     generator = torch.Generator(device=device).manual_seed(seed)
     state = {"step": 0, "eval_seconds": 0.0}
     checkpoints: dict[int, dict[str, dict]] = {}
+    disc_log: list[dict[str, float]] = []
+    top_weight = config.adversarial_weight if regime.adversarial_weight is None else regime.adversarial_weight
 
     def step_loss(batch: Batch) -> torch.Tensor:
         batch = batch.to(device)
         step, state["step"] = state["step"], state["step"] + 1
         if regime.kind == "professor":
-            return professor_forcing_loss(
-                model,
-                discriminator,
-                disc_optimizer,
-                batch,
-                config.adversarial_weight * min(1.0, 2 * step / config.steps),
-            )
-        prob = regime.teacher_prob_at(step)
-        if regime.kind == "per_batch":
-            prob = float(torch.rand((), generator=generator, device=device) < prob)
-        out = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=prob, generator=generator)
-        return sequence_loss(out.logits, batch.tgt)
+            weight = top_weight * min(1.0, 2 * step / config.steps)
+            entry = {"adversarial_weight": weight}
+            loss = professor_forcing_loss(model, discriminator, disc_optimizer, batch, weight, log=entry)
+            disc_log.append(entry)
+            return loss
+        return loss_fn(model, batch, regime.teacher_prob_at(step), regime.coin, generator)
 
     def run_eval() -> dict[str, float]:
         start = time.process_time()
@@ -133,22 +151,39 @@ def train_regime(
         progress=progress,
     )
     seconds = time.process_time() - start - state["eval_seconds"]
-    return RegimeRun(regime, seed, model, history, checkpoints, seconds)
+    recovery = recovery_after_error(model, recovery_set) if recovery_set is not None else {}
+    return RegimeRun(regime, seed, model, history, checkpoints, seconds, recovery, disc_log, discriminator)
 
 
 METRICS = ("exact_match", "token_accuracy", "teacher_forced_accuracy")
 
 
+def discriminator_accuracy(run: RegimeRun, last_fraction: float = 0.1) -> float:
+    """Professor forcing: the discriminator's mean accuracy over the last ``last_fraction`` of the steps."""
+    if not run.discriminator_log:
+        raise ValueError(f"run {run.regime.name!r}: expected a professor-forcing run with a discriminator log")
+    tail = run.discriminator_log[-max(1, round(last_fraction * len(run.discriminator_log))) :]
+    return sum(entry["discriminator_accuracy"] for entry in tail) / len(tail)
+
+
 def results_table(runs: list[RegimeRun]) -> list[dict[str, float | str]]:
-    """One row per run and checkpoint: regime, seed, step, train_seconds and test/long metrics."""
-    return [
-        {
-            "regime": run.regime.name,
-            "seed": run.seed,
-            "step": step,
-            "train_seconds": run.train_seconds,
-            **{f"{name}_{key}": float(results[name][key]) for name in results for key in METRICS},
-        }
-        for run in runs
-        for step, results in run.checkpoints.items()
-    ]
+    """One row per run and checkpoint: regime, seed, step, train_seconds, the metrics of each evaluation
+    set, and at the last checkpoint ``recovered`` / ``clean`` (:func:`recovery_after_error`) and, for
+    professor forcing, ``discriminator_accuracy`` (:func:`discriminator_accuracy`)."""
+    rows = []
+    for run in runs:
+        last = max(run.checkpoints)
+        for step, results in run.checkpoints.items():
+            row = {
+                "regime": run.regime.name,
+                "seed": run.seed,
+                "step": step,
+                "train_seconds": run.train_seconds,
+                **{f"{name}_{key}": float(results[name][key]) for name in results for key in METRICS},
+            }
+            if step == last and run.recovery:
+                row.update(recovered=run.recovery["recovered"], clean=run.recovery["clean"])
+            if step == last and run.discriminator_log:
+                row["discriminator_accuracy"] = discriminator_accuracy(run)
+            rows.append(row)
+    return rows
