@@ -87,19 +87,24 @@ def test_check_finds_a_stale_header_and_write_fixes_it(tmp_path):
         colab_header.setup_source().replace("seed=0", "seed=1"),
     )
     problems = colab_header.header_problems(stale)
-    assert len(problems) == 2 and "badge" in problems[0] and "set-up cell" in problems[1]
+    assert len(problems) == 3 and "badge" in problems[0] and "which version" in problems[1]
+    assert "set-up cell" in problems[2]
     assert colab_header.header_problems(stale, fix=True) == problems
     assert colab_header.header_problems(stale) == []
     nb = nbformat.read(stale, as_version=4)
-    assert nb.cells[0].source.splitlines()[::2] == ["# 07. Demo", "More text."]
+    assert nb.cells[0].source.splitlines() == [
+        "# 07. Demo", colab_header.badge_line(Path("07_demo.ipynb")), "", colab_header.version_line(), "More text."
+    ]
     assert nb.cells[2].source == "print(DEVICE)"
 
 
 def test_write_adds_a_missing_badge_and_check_rejects_a_missing_title(tmp_path):
     bare = write_notebook(tmp_path / "08_bare.ipynb", "# 08. Bare", colab_header.setup_source())
     problems = colab_header.header_problems(bare, fix=True)
-    assert problems == [f"{bare.name}: the first cell has no Colab badge line"]
-    assert nbformat.read(bare, as_version=4).cells[0].source.splitlines()[1] == colab_header.badge_line(bare)
+    assert problems == [f"{bare.name}: the first cell has no Colab badge line",
+                        f"{bare.name}: the first cell does not say which version it is (version_line)"]
+    assert nbformat.read(bare, as_version=4).cells[0].source.splitlines()[1:] == [
+        colab_header.badge_line(bare), "", colab_header.version_line()]
     untitled = write_notebook(tmp_path / "09_untitled.ipynb", "Demo\n" + colab_header.badge_line(bare),
                               colab_header.setup_source())
     assert any("title" in p for p in colab_header.header_problems(untitled))

@@ -31,7 +31,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from tools import sandbox, student_release
+from tools import colab_header, sandbox, student_release
 from tools.assignments import reference_notebooks, release
 from tools.autograde import is_test, nbgrader_meta
 
@@ -61,6 +61,8 @@ def test_student_tree_is_publishable(tree: Path) -> None:
         assert f"github/{r['repository']}/blob/{r['release_tag']}/notebooks/{name}" in readme
     assert not list(tree.rglob("__pycache__")) and not (tree / "build").exists()
     for path in (tree / "notebooks").glob("*.ipynb"):  # each has the set-up cell with the install line
+        header = nbformat.read(path, as_version=4).cells[0].source
+        assert student_release.VERSION_LINE in header and colab_header.version_line() not in header, path.name
         setup = nbformat.read(path, as_version=4).cells[1].source
         assert f"git+https://github.com/{r['repository']}@{r['release_tag']}" in setup, path.name
 

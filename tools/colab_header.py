@@ -91,6 +91,14 @@ def badge_line(notebook: Path) -> str:
             '<img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>')
 
 
+def version_line() -> str:
+    """The line under the badge that says this is the version with solutions, and where students work."""
+    config = _pyproject()["tool"]["lecture_utils"]
+    return ("*Версия с решениями* (instructor version): для преподавателя и самостоятельной работы. "
+            f"Задания сдают в студенческой версии: `{config['student_repository']}`, "
+            f"тег `{config['student_release_tag']}` (`make release`).")
+
+
 def pip_arguments() -> str:
     """What the set-up cell passes to the ``pip`` magic in Colab (``%pip <this>``)."""
     r = release()
@@ -122,6 +130,13 @@ def header_problems(path: Path, *, fix: bool = False) -> list[str]:
     elif lines[badge[0]] != badge_line(path):
         problems.append(f"{path.name}: the Colab badge does not point at {release()}")
         lines[badge[0]] = badge_line(path)
+    if version_line() not in lines:
+        problems.append(f"{path.name}: the first cell does not say which version it is (version_line)")
+        old = [i for i, line in enumerate(lines) if line.startswith("*Версия с решениями*")]
+        for i in reversed(old):
+            del lines[i - 1 if i > 0 and not lines[i - 1].strip() else i : i + 1]
+        at = next(i for i, line in enumerate(lines) if BADGE_MARK in line)
+        lines[at + 1 : at + 1] = ["", version_line()]
     if nb.cells[1].source != setup_source():
         problems.append(f"{path.name}: the set-up cell differs from tools/colab_header.py's template")
     if fix and problems:

@@ -68,7 +68,7 @@ def setup_source() -> str:
 def student_notebook(path: Path, name: str) -> nbformat.NotebookNode:
     """An nbgrader student version with its header pointing at the student repository."""
     nb = nbformat.read(path, as_version=4)
-    lines = nb.cells[0].source.splitlines()
+    lines = [line for line in nb.cells[0].source.splitlines() if line != colab_header.version_line()]
     badge = [i for i, line in enumerate(lines) if colab_header.BADGE_MARK in line]
     new = [badge_line(f"{NOTEBOOKS}/{name}"), "", VERSION_LINE]
     if badge:
