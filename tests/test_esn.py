@@ -283,3 +283,16 @@ def test_ridge_readout_rejects_non_finite_states():
         ridge_readout(states, torch.zeros(20, 1), 1e-3)
     with pytest.raises(ValueError, match="inputs: expected finite values"):
         EchoStateNetwork(1, 10, seed=0).run(torch.tensor([[0.0], [float("-inf")]]))
+
+
+def test_free_run_errors_compare_each_prediction_with_the_next_true_value():
+    """On a sine the fitted ESN continues almost exactly: near-zero errors when aligned, about the step's
+    change (the sine's slope) when compared with the series shifted by one step."""
+    t = torch.arange(1200, dtype=torch.float64)[:, None]
+    sine = torch.sin(2 * torch.pi * t / 25)  # (1200, 1): one period every 25 steps
+    esn = EchoStateNetwork(1, 100, seed=0, leak_rate=1.0, input_connectivity=1.0, dtype=torch.float64,
+                           ridge=1e-10).fit(sine[:800], sine[1:801], washout=100)
+    errors = free_run_errors(esn, sine, [900, 1000], horizon=20, warmup=100)
+    assert errors.max() < 0.02
+    shifted = np.abs(np.sin(2 * np.pi * np.arange(1, 21) / 25) - np.sin(2 * np.pi * np.arange(20) / 25))
+    assert shifted.mean() / float(sine.std()) > 0.2  # what a one-step misalignment would cost
