@@ -224,9 +224,9 @@ def test_release_is_deterministic_and_keeps_solutions_private(tmp_path: Path) ->
 
 # ---------------------------------------------------------------------- 20 students on the fixture
 
-@pytest.fixture(scope="module")
-def fixture_grades(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str, Path]:
-    tmp = tmp_path_factory.mktemp("fixture")
+
+def fixture_submissions(tmp: Path) -> Path:
+    """``tmp/submissions/<student>/``: the reference, the blank release or a prepared case per student."""
     blank = release(FIXTURE / "source", tmp / "release")
     submissions = tmp / "submissions"
     for student, case in STUDENTS.items():
@@ -239,6 +239,13 @@ def fixture_grades(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict]
                 shutil.copy(path, target / path.name)
         else:
             shutil.copytree(FIXTURE / "submissions" / case, target)
+    return submissions
+
+
+@pytest.fixture(scope="module")
+def fixture_grades(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str, Path]:
+    tmp = tmp_path_factory.mktemp("fixture")
+    submissions = fixture_submissions(tmp)
     out = tmp / "out"
     printed = grade_cli(submissions, FIXTURE / "source", out, "--cell-timeout", str(FIXTURE_CELL_TIMEOUT))
     return read_rows(out), printed, out

@@ -25,29 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_grading import EXPECTED, FIXTURE, FIXTURE_CELL_TIMEOUT, STUDENTS  # noqa: E402
-from tools.assignments import release  # noqa: E402
+from tests.test_grading import EXPECTED, FIXTURE, FIXTURE_CELL_TIMEOUT, STUDENTS, fixture_submissions  # noqa: E402
 
 
 def burn() -> None:
     while True:
         pass
-
-
-def build(tmp: Path) -> Path:
-    blank = release(FIXTURE / "source", tmp / "release")
-    submissions = tmp / "submissions"
-    for student, case in STUDENTS.items():
-        target = submissions / student
-        if case == "reference":
-            shutil.copytree(FIXTURE / "source", target)
-        elif case == "blank":
-            target.mkdir(parents=True)
-            for path in blank:
-                shutil.copy(path, target / path.name)
-        else:
-            shutil.copytree(FIXTURE / "submissions" / case, target)
-    return submissions
 
 
 def main() -> int:
@@ -61,7 +44,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="load-check-"))
     failures = 0
     try:
-        submissions = build(tmp)
+        submissions = fixture_submissions(tmp)
         for run in range(1, args.runs + 1):
             out = tmp / f"out{run}"
             out.mkdir()
