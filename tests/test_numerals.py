@@ -117,10 +117,10 @@ def test_make_splits_rejects_bad_sizes():
 def test_batch_padding_and_eos():
     batch = make_batch([7, 2_026])
     assert batch.src.shape == (2, 4) and batch.src_lengths.tolist() == [1, 4]
-    assert batch.src[0, 1:].tolist() == [SOURCE_VOCAB.pad] * 3
+    assert batch.src[0, 1:].tolist() == [SOURCE_VOCAB.pad_index] * 3
     assert TARGET_VOCAB.decode(batch.tgt[1]) == ["две", "тысячи", "двадцать", "шесть"]
-    assert batch.tgt[0].tolist()[:2] == [TARGET_VOCAB.stoi["семь"], TARGET_VOCAB.eos]
-    assert batch.tgt[0, 2:].eq(TARGET_VOCAB.pad).all()
+    assert batch.tgt[0].tolist()[:2] == [TARGET_VOCAB.stoi["семь"], TARGET_VOCAB.eos_index]
+    assert batch.tgt[0, 2:].eq(TARGET_VOCAB.pad_index).all()
     assert isinstance(batch.tgt, torch.Tensor) and batch.tgt.dtype == torch.long
 
 

@@ -230,7 +230,7 @@ def test_teacher_forcing_feeds_the_previous_true_word_and_free_running_its_own()
     script = torch.tensor([[5, 6, 7], [8, 9, 10]])
     fake = RecordingSeq2Seq(script)
     fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
-    sos = torch.full((2,), TARGET_VOCAB.sos)
+    sos = torch.full((2,), TARGET_VOCAB.sos_index)
     assert [f.tolist() for f in fake.fed] == [sos.tolist(), batch.tgt[:, 0].tolist()]
     fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
     assert [f.tolist() for f in fake.fed] == [sos.tolist(), script[:, 0].tolist()]

@@ -1,4 +1,4 @@
-"""The POS tagger: vocabularies and unknown words, padding and masks, the packed BiLSTM, word dropout, training."""
+"""The POS tagger: encoders and unknown words, padding and masks, the packed BiLSTM, word dropout, training."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lecture_utils.data import tagging
+from lecture_utils.data.vocab import PAD_TOKEN, UNK_TOKEN
 from lecture_utils.models import tagger as tg
 
 TRAIN = [
@@ -15,25 +16,13 @@ TRAIN = [
 ]
 
 
-def test_vocab_frequency_cutoff_and_unknown_words():
-    vocab = tagging.Vocab.build(["b", "a", "b", "c", "a", "b"], min_freq=2)
-    assert vocab.itos == [tagging.PAD, tagging.UNK, "b", "a"]  # most frequent first, "c" (once) cut off
-    assert vocab.encode(["a", "c", "zebra"]).tolist() == [3, 1, 1]
-    assert "c" not in vocab and len(vocab) == 4
-    tags = tagging.Vocab(["NOUN", "VERB"], specials=())
-    with pytest.raises(ValueError, match="unknown token 'ADJ'"):
-        tags.index("ADJ")
-    with pytest.raises(ValueError, match="min_freq"):
-        tagging.Vocab.build(["a"], min_freq=0)
-
-
 def test_encoders_lowercase_words_and_keep_case_in_characters():
     assert len(tagging.Encoders.fit(TRAIN).words) == 2 + 10  # by default every training word is kept
     enc = tagging.Encoders.fit(TRAIN, min_word_freq=2)
-    assert set(enc.words.itos) == {tagging.PAD, tagging.UNK, "the", "ate", "."}
+    assert set(enc.words.itos) == {PAD_TOKEN, UNK_TOKEN, "the", "ate", "."}
     assert enc.tags.itos == ["DET", "NOUN", "PRON", "PUNCT", "VERB"]
     spelled = enc.spell("Everybody")
-    assert spelled[0] == enc.chars.stoi[tagging.BOW] and spelled[-1] == enc.chars.stoi[tagging.EOW]
+    assert spelled[0] == enc.chars.stoi[tagging.BOW_TOKEN] and spelled[-1] == enc.chars.stoi[tagging.EOW_TOKEN]
     assert spelled[1] == enc.chars.stoi["E"] != enc.chars.stoi["e"]
     assert enc.spell("Zq")[1:3] == [enc.chars.unk_index] * 2  # characters never seen in training
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lecture_utils.data.vocab import EOS_TOKEN, PAD_TOKEN, SOS_TOKEN, Vocab
+
 MAX_NUMBER = 10**12 - 1
 MAX_DIGITS = 12
 
@@ -68,8 +70,8 @@ _SCALES = [
     (("миллиард", "миллиарда", "миллиардов"), False),
 ]
 
-PAD, SOS, EOS = "<pad>", "<sos>", "<eos>"
-SPECIALS = (PAD, SOS, EOS)
+# The specials of both vocabularies: <pad> = 0 (batches are padded with zeros), <sos> = 1, <eos> = 2.
+SPECIALS = (PAD_TOKEN, SOS_TOKEN, EOS_TOKEN)
 
 
 def _group_words(group: int, feminine: bool) -> list[str]:
@@ -120,35 +122,8 @@ def target_words() -> list[str]:
     return words
 
 
-class Vocab:
-    """Token <-> index maps with ``<pad>`` = 0, ``<sos>`` = 1, ``<eos>`` = 2 first.
-
-    The source vocabulary is the ten digits, the target one the words of :func:`target_words`.
-    """
-
-    def __init__(self, tokens: list[str]) -> None:
-        if len(set(tokens)) != len(tokens) or set(tokens) & set(SPECIALS):
-            raise ValueError("tokens: expected distinct tokens without the special ones")
-        self.itos = [*SPECIALS, *tokens]
-        self.stoi = {t: i for i, t in enumerate(self.itos)}
-        self.pad, self.sos, self.eos = 0, 1, 2
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def decode(self, ids: list[int] | torch.Tensor) -> list[str]:
-        """Tokens up to (not including) the first ``<eos>``; ``<pad>`` and ``<sos>`` are skipped."""
-        out = []
-        for i in ids.tolist() if isinstance(ids, torch.Tensor) else ids:
-            if i == self.eos:
-                break
-            if i not in (self.pad, self.sos):
-                out.append(self.itos[i])
-        return out
-
-
-SOURCE_VOCAB = Vocab(list("0123456789"))
-TARGET_VOCAB = Vocab(target_words())
+SOURCE_VOCAB = Vocab(list("0123456789"), specials=SPECIALS)  # the ten digits
+TARGET_VOCAB = Vocab(target_words(), specials=SPECIALS)  # the words of target_words()
 
 
 def parse_number_text(text: str) -> str:
@@ -197,7 +172,7 @@ def make_batch(numbers: list[int] | np.ndarray) -> Batch:
     if not numbers:
         raise ValueError("numbers: expected at least one number")
     sources = [[SOURCE_VOCAB.stoi[c] for c in str(n)] for n in numbers]
-    targets = [[TARGET_VOCAB.stoi[w] for w in number_to_words(n)] + [TARGET_VOCAB.eos] for n in numbers]
+    targets = [[TARGET_VOCAB.stoi[w] for w in number_to_words(n)] + [TARGET_VOCAB.eos_index] for n in numbers]
     src = torch.zeros(len(numbers), max(map(len, sources)), dtype=torch.long)
     tgt = torch.zeros(len(numbers), max(map(len, targets)), dtype=torch.long)
     for i, (s, t) in enumerate(zip(sources, targets, strict=True)):

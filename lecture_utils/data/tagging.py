@@ -7,54 +7,15 @@ spelled once, between start and end markers).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from lecture_utils.data.ud import Sentence
+from lecture_utils.data.vocab import PAD_TOKEN, UNK_TOKEN, Vocab
 
-PAD, UNK, BOW, EOW = "<pad>", "<unk>", "<w>", "</w>"
-
-
-class Vocab:
-    """Token <-> index. The first ``specials`` come first (by default ``<pad>`` at 0 and ``<unk>`` at 1;
-    the tag vocabulary has none, so there index 0 is a real tag); unknown tokens map to ``<unk>`` if present."""
-
-    def __init__(self, tokens: Iterable[str], *, specials: Sequence[str] = (PAD, UNK)) -> None:
-        self.itos: list[str] = list(specials)
-        self.itos += [t for t in dict.fromkeys(tokens) if t not in set(specials)]
-        self.stoi = {t: i for i, t in enumerate(self.itos)}
-        self.unk_index = self.stoi.get(UNK)
-
-    @classmethod
-    def build(
-        cls, tokens: Iterable[str], *, min_freq: int = 1, specials: Sequence[str] = (PAD, UNK)
-    ) -> Vocab:
-        """The tokens seen at least ``min_freq`` times, most frequent first (ties alphabetically)."""
-        if min_freq < 1:
-            raise ValueError(f"min_freq: expected a positive int, got {min_freq!r}")
-        counts = Counter(tokens)
-        kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
-        return cls(kept, specials=specials)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, token: object) -> bool:
-        return token in self.stoi
-
-    def index(self, token: str) -> int:
-        """The token's index; ``<unk>``'s for an unknown token, a ValueError if there is no ``<unk>``."""
-        i = self.stoi.get(token, self.unk_index)
-        if i is None:
-            raise ValueError(f"unknown token {token!r}; expected one of {self.itos[:20]}")
-        return i
-
-    def encode(self, tokens: Sequence[str]) -> torch.Tensor:
-        """Indices of ``tokens`` as a ``(len(tokens),)`` long tensor."""
-        return torch.tensor([self.index(t) for t in tokens], dtype=torch.long)
+BOW_TOKEN, EOW_TOKEN = "<w>", "</w>"  # a word's start and end markers in its spelling
 
 
 def word_key(word: str) -> str:
@@ -66,10 +27,10 @@ def word_key(word: str) -> str:
 class Batch:
     """Padded tensors for ``B`` sentences of at most ``T`` words (see the module docstring)."""
 
-    words: torch.Tensor  # (B, T) word-vocabulary indices, PAD = 0
+    words: torch.Tensor  # (B, T) word-vocabulary indices, words.pad_index (0) at padding
     forms: torch.Tensor  # (B, T) row of each word's spelling in ``chars``
-    chars: torch.Tensor  # (U, L) character indices of the U distinct forms, PAD = 0
-    tags: torch.Tensor  # (B, T) gold tag indices (0 where unknown or padding)
+    chars: torch.Tensor  # (U, L) character indices of the U distinct forms, chars.pad_index (0) at padding
+    tags: torch.Tensor  # (B, T) gold tag indices; 0 (a real tag: no padding entry) where unknown or padding
     mask: torch.Tensor  # (B, T) True at real words
     lengths: torch.Tensor  # (B,) sentence lengths
 
@@ -92,14 +53,15 @@ class Encoders:
         if not train:
             raise ValueError("train: expected a non-empty list of (words, tags) sentences")
         words = Vocab.build((word_key(w) for ws, _ in train for w in ws), min_freq=min_word_freq)
-        chars = Vocab.build((c for ws, _ in train for w in ws for c in w), specials=(PAD, UNK, BOW, EOW))
+        characters = (c for ws, _ in train for w in ws for c in w)
+        chars = Vocab.build(characters, specials=(PAD_TOKEN, UNK_TOKEN, BOW_TOKEN, EOW_TOKEN))
         tags = Vocab(sorted({t for _, ts in train for t in ts}), specials=())
         return cls(words, chars, tags)
 
     def spell(self, word: str) -> list[int]:
         """Character indices of ``word`` between the start and end markers, long words cut."""
         body = [self.chars.index(c) for c in word[: self.max_word_length]]
-        return [self.chars.stoi[BOW], *body, self.chars.stoi[EOW]]
+        return [self.chars.stoi[BOW_TOKEN], *body, self.chars.stoi[EOW_TOKEN]]
 
     def batch(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None) -> Batch:
         """Pad ``sentences`` (lists of words) and their ``tags`` (optional) into one :class:`Batch`."""

@@ -24,7 +24,8 @@ from lecture_utils.data.numerals import MAX_DIGITS, SOURCE_VOCAB, TARGET_VOCAB, 
 from lecture_utils.models.feeding import choose_next_input, draw_coins
 from lecture_utils.training import eval_mode
 
-PAD, SOS, EOS = TARGET_VOCAB.pad, TARGET_VOCAB.sos, TARGET_VOCAB.eos
+# TARGET_VOCAB's ids of <pad>, <sos> and <eos> (ints; the strings are lecture_utils.data.vocab.*_TOKEN).
+PAD, SOS, EOS = TARGET_VOCAB.pad_index, TARGET_VOCAB.sos_index, TARGET_VOCAB.eos_index
 
 
 @dataclass

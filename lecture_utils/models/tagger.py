@@ -27,8 +27,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm.auto import tqdm
 
 from lecture_utils.checks import expect_tensor
-from lecture_utils.data.tagging import UNK, Batch, Encoders, EpochBatches, word_key
+from lecture_utils.data.tagging import Batch, Encoders, EpochBatches, word_key
 from lecture_utils.data.ud import Sentence
+from lecture_utils.data.vocab import UNK_TOKEN
 from lecture_utils.training import History, eval_mode, fit, linear_decay
 
 
@@ -241,13 +242,16 @@ class TrainConfig:
 
 
 TAGGER_CONFIGS = {
-    "en": TrainConfig(epochs=6),
+    "en": TrainConfig(epochs=16),
     "ru": TrainConfig(epochs=10),
 }
 """The settings the notebook and ``benchmarks/bench_pos.py`` use for English-EWT and Russian-Taiga:
 sizes, learning rate and batch size chosen on Taiga's validation set (a smaller, faster model with a
-larger step reached a higher validation accuracy than 100/2x64/128 at lr 2e-3 in fewer CPU seconds);
-the epoch caps keep each run within a few CPU minutes (EWT has five times Taiga's words per epoch)."""
+larger step reached a higher validation accuracy than 100/2x64/128 at lr 2e-3 in fewer CPU seconds).
+EWT's cap of 16 epochs is what about 5 CPU minutes of one thread allow (about 16 s per epoch); on the
+official EWT dev set, with seed 0, early stopping (patience 3) ended training at epoch 13, best at
+epoch 10 (dev accuracy 0.9454, against 0.9361 at the former cap of 6, best at its last epoch), so the
+cap does not bind. Taiga's cap of 10 epochs keeps each of its runs under a minute of CPU."""
 
 
 def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentence],
@@ -346,6 +350,6 @@ def tag_text_top(model: BiLSTMTagger, enc: Encoders, text: str, k: int = 2) -> l
     words = tokenize(text)
     shown = []
     for w, tags in zip(words, top_tags(model, enc, words, k), strict=True):
-        marked = w if word_key(w) in enc.words else f"{w} {UNK}"
+        marked = w if word_key(w) in enc.words else f"{w} {UNK_TOKEN}"
         shown.append((marked, " · ".join(f"{t} {p:.2f}" for t, p in tags)))
     return shown
