@@ -1,4 +1,4 @@
-"""The lecture's stacked (bi)directional LSTM regressor: shapes, Keras-like init, training, bad input."""
+"""The lecture's stacked (bi)directional LSTM regressor: shapes, initialisation, scaling, training, bad input."""
 
 import pytest
 import torch
@@ -8,7 +8,6 @@ from lecture_utils.models.regressor import (
     LECTURE_HIDDEN,
     StackedLSTMRegressor,
     count_parameters,
-    keras_like_init_,
     masked_l1,
     matched_unidirectional_hidden,
     predict,
@@ -45,26 +44,42 @@ def test_bidirectional_output_sees_the_future_and_unidirectional_does_not():
         assert (early > 1e-6) is changed
 
 
-def test_keras_like_init_values():
+def test_init_lstm_is_applied_to_every_lstm_and_the_head_starts_as_in_the_lecture():
+    seen = []
+
+    def mark(lstm):
+        seen.append(lstm)
+        torch.nn.init.constant_(lstm.bias_hh_l0, 7.0)
+
     torch.manual_seed(0)
-    model = StackedLSTMRegressor(4, (16, 8), head=6)
-    for lstm in model.lstms:
-        h = lstm.hidden_size
-        for suffix in ("_l0", "_l0_reverse"):
-            w_hh = getattr(lstm, "weight_hh" + suffix)  # (4h, h): orthonormal columns
-            assert torch.allclose(w_hh.T @ w_hh, torch.eye(h), atol=1e-5)
-            w_ih = getattr(lstm, "weight_ih" + suffix)
-            bound = (6 / (w_ih.shape[0] + w_ih.shape[1])) ** 0.5  # Xavier-uniform
-            assert w_ih.abs().max() <= bound and w_ih.abs().max() > 0.8 * bound
-            b_ih, b_hh = getattr(lstm, "bias_ih" + suffix), getattr(lstm, "bias_hh" + suffix)
-            assert torch.equal(b_hh, torch.zeros(4 * h))
-            expected = torch.zeros(4 * h)
-            expected[h : 2 * h] = 1  # forget gate (order i, f, g, o); total forget bias b_ih + b_hh = 1
-            assert torch.equal(b_ih, expected)
-    assert torch.equal(model.fc1.bias, torch.zeros(6)) and torch.equal(model.fc2.bias, torch.zeros(1))
-    plain = StackedLSTMRegressor(4, (16, 8), head=6, init="torch")
-    assert plain.lstms[0].bias_hh_l0.abs().max() > 0
-    assert keras_like_init_(plain) is plain and torch.equal(plain.lstms[0].bias_hh_l0, torch.zeros(64))
+    model = StackedLSTMRegressor(4, (16, 8), head=6, init_lstm=mark)
+    assert seen == list(model.lstms)
+    assert all(torch.equal(lstm.bias_hh_l0, torch.full((4 * lstm.hidden_size,), 7.0)) for lstm in model.lstms)
+    for linear in (model.fc1, model.fc2):  # Xavier-uniform weight, zero bias
+        bound = (6 / sum(linear.weight.shape)) ** 0.5
+        assert linear.weight.abs().max() <= bound
+        assert torch.equal(linear.bias, torch.zeros_like(linear.bias))
+    assert model.fc1.weight.abs().max() > 0.8 * (6 / 22) ** 0.5  # not PyTorch's smaller default
+    torch.manual_seed(0)
+    default = StackedLSTMRegressor(4, (16, 8), head=6)  # PyTorch's default LSTM init: U(+-1/sqrt(h))
+    w = default.lstms[0].weight_hh_l0
+    assert w.abs().max() <= 16**-0.5 and w.abs().max() > 0.9 * 16**-0.5
+
+
+def test_inputs_are_standardised_with_the_training_statistics():
+    model = StackedLSTMRegressor(2, (4,), head=3)
+    x = torch.stack([torch.full((5, 7), 3.0), torch.arange(35.0).reshape(5, 7)], dim=-1)
+    before = model(x)
+    model.set_input_scale(x)
+    assert torch.equal(model.input_mean, torch.tensor([3.0, 17.0]))
+    assert model.input_scale[0] == 1.0  # a constant feature keeps scale 1
+    assert torch.allclose(model.input_scale[1], x[..., 1].std())
+    shifted = x * torch.tensor([1.0, 2.0]) + torch.tensor([0.0, 5.0])
+    twin = StackedLSTMRegressor(2, (4,), head=3)
+    twin.load_state_dict(model.state_dict())
+    twin.set_input_scale(shifted)
+    assert torch.allclose(twin(shifted), model(x), atol=1e-5)  # the network sees the same standardised numbers
+    assert not torch.allclose(before, model(x))
 
 
 def test_matched_unidirectional_hidden_has_about_as_many_parameters():
@@ -122,8 +137,8 @@ def test_bad_input():
         StackedLSTMRegressor(0)
     with pytest.raises(ValueError, match="hidden"):
         StackedLSTMRegressor(4, ())
-    with pytest.raises(ValueError, match="init"):
-        StackedLSTMRegressor(4, (4,), init="xavier")
+    with pytest.raises(ValueError, match="init_lstm: expected a function"):
+        StackedLSTMRegressor(4, (4,), init_lstm="keras")
     x, y, mask = torch.randn(4, 6, 5), torch.randn(4, 6), torch.ones(4, 6, dtype=torch.bool)
     with pytest.raises(ValueError, match=r"y: expected shape \(breaths, steps\)=\(4, 6\)"):
         train_regressor(model, x, y[:, :5], mask, steps=1)

@@ -23,11 +23,13 @@ def breaths():
     return simulate_breaths(400, seed=3)
 
 
-def test_noiseless_pressure_satisfies_the_lung_equation():
-    b = simulate_breaths(200, seed=1, noise_sigma=0.0)
-    expected = PEEP + b.r * b.flow + b.volume / b.c
+@pytest.mark.parametrize("effort_sigma", [0.0, 3.0])
+def test_noiseless_pressure_satisfies_the_lung_equation(effort_sigma):
+    b = simulate_breaths(200, seed=1, noise_sigma=0.0, effort_sigma=effort_sigma)
+    expected = PEEP + b.r * b.flow + b.volume / b.c - b.effort
     assert torch.allclose(b.pressure, expected, atol=1e-4)
     assert torch.equal(b.pressure, b.true_pressure)
+    assert (b.effort == 0).all() == (effort_sigma == 0)
     # volume integrates the flow (mL = 1000 * L/s * s)
     assert torch.allclose(torch.cumsum(1000 * b.flow * DT, dim=1), b.volume, atol=1e-2)
 
@@ -40,7 +42,7 @@ def test_inspiration_and_expiration_phases(breaths):
     # inflow during inspiration is the valve opening times the hidden gain
     expected = breaths.gain[:, None] * breaths.u_in[:, :30] / 100
     assert torch.allclose(breaths.flow[:, :30], expected, atol=1e-6)
-    assert (breaths.flow[:, 30:] <= 0).all()  # the lung empties
+    assert (simulate_breaths(100, seed=3, effort_sigma=0.0).flow[:, 30:] <= 0).all()  # without effort the lung empties
     assert set(breaths.r[:, 0].tolist()) == {5.0, 20.0, 50.0}
     assert set(breaths.c[:, 0].tolist()) == {10.0, 20.0, 50.0}
     assert 0.6 <= breaths.gain.min().item() and breaths.gain.max().item() <= 1.4
@@ -107,6 +109,8 @@ def test_metric_and_baseline(breaths):
         ({"n_breaths": 10, "r_values": (5, 7)}, r"r_values: expected a non-empty subset of \(5, 20, 50\)"),
         ({"n_breaths": 10, "c_values": (30,)}, r"c_values: expected a non-empty subset of \(10, 20, 50\)"),
         ({"n_breaths": 10, "gain_range": (0.0, 1.0)}, "gain_range"),
+        ({"n_breaths": 10, "effort_sigma": -1.0}, "effort_sigma: expected a non-negative"),
+        ({"n_breaths": 10, "effort_correlation": 1.0}, r"effort_correlation: expected a number in \[0, 1\)"),
         ({"n_breaths": 10, "inspiratory_steps": 80}, "inspiratory_steps"),
     ],
 )
@@ -147,7 +151,7 @@ def test_expiration_empties_the_lung_through_both_resistances():
     """During expiration the volume decays by the factor 1 - dt / ((R + R_EXP) C) per step (C in L/cmH2O)."""
     from lecture_utils.data.ventilator import INSPIRATORY_STEPS, R_EXP
 
-    b = simulate_breaths(300, seed=2, noise_sigma=0.0)
+    b = simulate_breaths(300, seed=2, noise_sigma=0.0, effort_sigma=0.0)
     v = b.volume[:, INSPIRATORY_STEPS - 1 :].double()  # (breaths, expiratory steps + 1)
     tau = (b.r[:, 0].double() + R_EXP) * b.c[:, 0].double() / 1000.0  # s
     expected = v[:, :-1] * (1 - DT / tau)[:, None]
@@ -161,7 +165,8 @@ def test_controller_is_the_documented_pi_law_with_anti_windup():
     """u_in re-derived from the recorded pressures with the docstring's PI law; the sum pauses while pinned."""
     from lecture_utils.data.ventilator import INSPIRATORY_STEPS, KI, KP
 
-    b = simulate_breaths(300, seed=4, noise_sigma=0.0)
+    # a strong effort (10 cmH2O) pushes the pressure far enough for the valve to pin at 0 or 100 %
+    b = simulate_breaths(300, seed=4, noise_sigma=0.0, effort_sigma=10.0)
     p, target = b.true_pressure.double(), b.target.double()
     integral = torch.zeros(len(b), dtype=torch.float64)
     seen = torch.full((len(b),), PEEP, dtype=torch.float64)
@@ -176,3 +181,59 @@ def test_controller_is_the_documented_pi_law_with_anti_windup():
         assert torch.allclose(b.u_in[:, t].double(), u, atol=1e-3), f"step {t}"
         seen = p[:, t]
     assert pinned_somewhere.sum() >= 10, "the check needs breaths whose valve is pinned (where anti-windup acts)"
+
+
+def test_effort_is_a_slow_ar1_process_with_the_stated_spread():
+    """Stationary: std effort_sigma at every step; neighbouring steps correlate by effort_correlation."""
+    b = simulate_breaths(4000, seed=5, effort_sigma=2.0, effort_correlation=0.8)
+    e = b.effort.double()
+    assert abs(e[:, 0].std().item() - 2.0) < 0.1 and abs(e[:, -1].std().item() - 2.0) < 0.1
+    lag1 = torch.corrcoef(torch.stack([e[:, 10:60].flatten(), e[:, 11:61].flatten()]))[0, 1].item()
+    lag5 = torch.corrcoef(torch.stack([e[:, 10:60].flatten(), e[:, 15:65].flatten()]))[0, 1].item()
+    assert abs(lag1 - 0.8) < 0.02 and abs(lag5 - 0.8**5) < 0.03
+    # the innovation of one step is what no past input can tell: its spread is sigma * sqrt(1 - a^2)
+    innovation = e[:, 1:] - 0.8 * e[:, :-1]
+    assert abs(innovation.std().item() - 2.0 * math.sqrt(1 - 0.8**2)) < 0.05
+
+
+def test_the_next_input_reveals_the_present_true_pressure():
+    """A clean-sensor controller: u_in[t + 1] and the past inputs give p[t] exactly (where the valve is not pinned)."""
+    from lecture_utils.data.ventilator import INSPIRATORY_STEPS, KI, KP
+
+    b = simulate_breaths(300, seed=6, noise_sigma=0.5)
+    u = b.u_in.double()
+    target = PEEP + u[:, 0] / (KP + KI * DT)  # u_in[0] = (KP + KI dt)(target - PEEP)
+    assert torch.allclose(target, b.target.double(), atol=1e-3)
+    integral = (target - PEEP) * DT
+    for t in range(INSPIRATORY_STEPS - 1):
+        free = (u[:, t + 1] > 0) & (u[:, t + 1] < 100)
+        error = (u[:, t + 1] - KI * integral) / (KP + KI * DT)  # u[t+1] = KP e + KI (integral + e dt)
+        assert torch.allclose((target - error)[free], b.true_pressure[free, t].double(), atol=2e-3), f"step {t}"
+        assert free.float().mean() > 0.5
+        integral = torch.where(free, integral + error * DT, integral)  # pinned breaths are not followed further
+        b_free = free
+    assert b_free.any()
+
+
+def test_controller_does_not_ring_and_moves_towards_its_target():
+    """Without effort and noise: u_in never flips direction on 4 steps in a row; late pressure near the target."""
+    b = simulate_breaths(3000, seed=7, noise_sigma=0.0, effort_sigma=0.0)
+    du = torch.diff(b.u_in[:, :12], dim=1)
+    flips = (torch.sign(du[:, 1:]) * torch.sign(du[:, :-1]) < 0).int()  # (breaths, 10)
+    run = flips[:, :-3] * flips[:, 1:-2] * flips[:, 2:-1] * flips[:, 3:]
+    assert not run.any(), "u_in alternates up and down (the controller rings)"
+    late = (b.true_pressure[:, 20:30] - b.target[:, None]).abs().mean(1)
+    start = b.target - PEEP
+    for c in (10.0, 20.0):
+        rows = b.c[:, 0] == c
+        assert (late[rows] / start[rows]).mean() < 0.5, f"C={c}: the controller does not approach its target"
+
+
+def test_first_steps_cuts_every_per_step_field_and_keeps_the_rest(breaths):
+    cut = breaths.first_steps(32)
+    assert cut.pressure.shape == cut.u_in.shape == cut.effort.shape == (400, 32)
+    assert torch.equal(cut.pressure, breaths.pressure[:, :32]) and torch.equal(cut.r, breaths.r[:, :32])
+    assert torch.equal(cut.gain, breaths.gain) and cut.noise_sigma == breaths.noise_sigma
+    assert torch.equal(breath_features(cut), breath_features(breaths)[:, :32])  # features are causal in time
+    with pytest.raises(ValueError, match=r"n_steps: expected an int in \[1, 80\]"):
+        breaths.first_steps(81)

@@ -2,32 +2,43 @@
 
 The physical model (our own, in the spirit of the 2021 "Ventilator Pressure Prediction" competition)::
 
-    pressure = PEEP + R * flow + volume / C          [cmH2O]
+    pressure = PEEP + R * flow + volume / C - effort          [cmH2O]
 
 with airway resistance ``R`` in cmH2O/(L/s) drawn from {5, 20, 50}, lung compliance ``C`` in
-mL/cmH2O drawn from {10, 20, 50}, ``flow`` in L/s, ``volume`` in mL above the resting volume and
-``PEEP = 5`` cmH2O. A breath has ``n_steps = 80`` steps of ``dt = 0.0375`` s (3 s in all):
+mL/cmH2O drawn from {10, 20, 50}, ``flow`` in L/s, ``volume`` in mL above the resting volume,
+``PEEP = 5`` cmH2O and ``effort`` the patient's own breathing effort in cmH2O (below). A breath has
+``n_steps = 80`` steps of ``dt = 0.0375`` s (3 s in all):
 
 * inspiration, the first ``inspiratory_steps = 30`` steps (``u_out = 0``): the inspiratory valve is
   open by ``u_in`` percent (0..100) and lets in ``flow = gain * Q_MAX * u_in / 100`` with
   ``Q_MAX = 1`` L/s; ``volume += 1000 * flow * dt``. ``u_in`` is set by a PI controller that tracks
   a target pressure drawn per breath, ``PEEP + U[10, 30]`` cmH2O:
   ``u_in[t] = clip(KP * e[t-1] + KI * dt * sum(e[:t]), 0, 100)`` with ``e = target - pressure_seen``
-  read up to step ``t - 1`` (``KP = 1`` %/cmH2O, ``KI = 15`` %/(cmH2O s); the sum pauses while the
-  valve is pinned at 0 or 100 % and the error pushes further, the usual anti-windup);
+  read up to step ``t - 1`` (``KP = 0.5`` %/cmH2O, ``KI = 3`` %/(cmH2O s); the sum pauses while the
+  valve is pinned at 0 or 100 % and the error pushes further, the usual anti-windup). The gains are
+  low enough that ``u_in`` does not ring (alternate up and down from step to step) even at R = 50 and
+  the largest gain; the price is a slow controller: the valve only lets air in, so at C = 10 the
+  pressure overshoots the target by a few cmH2O, and at C = 50 it may not reach it within inspiration;
 * expiration, the other steps (``u_out = 1``): ``u_in = 0``, the expiratory valve (resistance
   ``R_EXP = 5`` cmH2O/(L/s)) opens and the lung empties towards PEEP:
-  ``flow = -(volume / C) / (R + R_EXP)``.
+  ``flow = -(volume / C - effort) / (R + R_EXP)``.
 
-``gain`` is the hidden per-breath factor: the valve's flow gain, drawn from U[0.6, 1.4]. No input
-shows it; a model can only infer it from how the controller has reacted (``u_in``). The measured
-pressure is the true one plus Gaussian sensor noise of standard deviation ``noise_sigma`` cmH2O, so
-no model can reach a mean absolute error below ``noise_sigma * sqrt(2 / pi)`` (:func:`noise_floor`).
+Two per-breath factors are hidden from the inputs. ``gain``, the valve's flow gain, is drawn from
+U[0.6, 1.4]. ``effort`` is a slowly varying random process per breath and step (an AR(1) process
+with standard deviation ``effort_sigma = 3`` cmH2O and correlation ``effort_correlation = 0.9``
+between neighbouring steps): no past input can tell its next change, but the controller reacts to
+the pressure it causes one step later. So the present pressure is not a function of the past
+inputs, while the next ``u_in`` reveals it (a model that reads the future inputs, a bidirectional
+one, can know it; an online model cannot). ``effort_sigma = 0`` removes it.
+
+The measured pressure is the true one plus Gaussian sensor noise of standard deviation
+``noise_sigma`` cmH2O, so no model can reach a mean absolute error below
+``noise_sigma * sqrt(2 / pi)`` (:func:`noise_floor`).
 
 By default the controller reads a clean sensor (the true pressure). With
 ``controller_sees_noise=True`` it reacts to the noisy measurement, so each later ``u_in`` carries
-part of the earlier measurement noise: a model that reads future inputs (bidirectional) can then
-predict part of the noise itself, which is leakage, not skill.
+the earlier measurement noise: a model that reads future inputs (bidirectional) can then predict
+the noise itself, which is leakage, not skill.
 """
 
 from __future__ import annotations
@@ -46,7 +57,9 @@ R_EXP = 5.0  # cmH2O / (L/s), expiratory valve
 DT = 0.0375  # s per step
 N_STEPS = 80
 INSPIRATORY_STEPS = 30
-KP, KI = 1.0, 15.0  # PI controller gains: % per cmH2O and % per (cmH2O * s)
+KP, KI = 0.5, 3.0  # PI controller gains: % per cmH2O and % per (cmH2O * s); chosen so that it does not ring
+EFFORT_SIGMA = 3.0  # cmH2O, standard deviation of the patient's effort
+EFFORT_CORRELATION = 0.9  # per step: the effort changes slowly (about 10 steps, 0.4 s)
 TARGET_RANGE = (10.0, 30.0)  # cmH2O above PEEP
 GAIN_RANGE = (0.6, 1.4)
 FEATURE_NAMES = ("R", "C", "u_in", "u_out", "time", "u_in_cumsum")
@@ -58,7 +71,8 @@ class Breaths:
 
     ``r`` and ``c`` are the lung attributes (repeated over steps, as in the competition's table),
     ``u_in``/``u_out`` the inputs, ``time`` in seconds, ``pressure`` the noisy measurement (the
-    target), ``true_pressure``, ``flow`` (L/s) and ``volume`` (mL) the noiseless physics. ``gain``
+    target), ``true_pressure``, ``flow`` (L/s), ``volume`` (mL) and ``effort`` (cmH2O, hidden) the
+    noiseless physics. ``gain``
     (the hidden valve gain) and ``target`` (the controller's set point, cmH2O) are per breath:
     shape ``(breaths,)``. ``noise_sigma`` is the sensor noise's standard deviation in cmH2O.
     """
@@ -72,6 +86,7 @@ class Breaths:
     true_pressure: torch.Tensor
     flow: torch.Tensor
     volume: torch.Tensor
+    effort: torch.Tensor
     gain: torch.Tensor
     target: torch.Tensor
     noise_sigma: float
@@ -86,6 +101,15 @@ class Breaths:
             raise ValueError(f"index: expected a 1-D index of breaths, got shape {tuple(index.shape)}")
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return Breaths(**{k: v[index] if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+
+    def first_steps(self, n_steps: int) -> Breaths:
+        """The same breaths cut to their first ``n_steps`` steps (per-step fields sliced, the rest kept)."""
+        total = self.u_in.shape[1]
+        if not isinstance(n_steps, int) or not 1 <= n_steps <= total:
+            raise ValueError(f"n_steps: expected an int in [1, {total}], got {n_steps!r}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        per_step = lambda v: isinstance(v, torch.Tensor) and v.dim() == 2
+        return Breaths(**{k: v[:, :n_steps] if per_step(v) else v for k, v in values.items()})
 
     @property
     def inspiratory(self) -> torch.Tensor:
@@ -104,11 +128,14 @@ def simulate_breaths(
     c_values: tuple[int, ...] = C_VALUES,
     gain_range: tuple[float, float] = GAIN_RANGE,
     controller_sees_noise: bool = False,
+    effort_sigma: float = EFFORT_SIGMA,
+    effort_correlation: float = EFFORT_CORRELATION,
 ) -> Breaths:
     """Simulate ``n_breaths`` breaths, deterministically from ``seed`` (see the module docstring).
 
     ``r_values``/``c_values`` choose which of the lung attributes {5, 20, 50} x {10, 20, 50} occur
-    (drawn uniformly per breath); ``gain_range = (1, 1)`` removes the hidden factor.
+    (drawn uniformly per breath); ``gain_range = (1, 1)`` removes the hidden valve gain and
+    ``effort_sigma = 0`` the patient's effort.
     """
     sizes = {"n_breaths": n_breaths, "n_steps": n_steps, "inspiratory_steps": inspiratory_steps}
     for name, value in sizes.items():
@@ -124,6 +151,10 @@ def simulate_breaths(
         unknown = [v for v in values if v not in allowed]
         if not values or unknown:
             raise ValueError(f"{name}: expected a non-empty subset of {allowed}, got {tuple(values)!r}")
+    if not math.isfinite(effort_sigma) or effort_sigma < 0:
+        raise ValueError(f"effort_sigma: expected a non-negative number of cmH2O, got {effort_sigma!r}")
+    if not 0 <= effort_correlation < 1:
+        raise ValueError(f"effort_correlation: expected a number in [0, 1), got {effort_correlation!r}")
     low, high = gain_range
     if not 0 < low <= high:
         raise ValueError(f"gain_range: expected (low, high) with 0 < low <= high, got {gain_range!r}")
@@ -134,6 +165,13 @@ def simulate_breaths(
     gain = rng.uniform(low, high, size=n_breaths)
     target = PEEP + rng.uniform(*TARGET_RANGE, size=n_breaths)
     noise = noise_sigma * rng.standard_normal((n_breaths, n_steps))
+    # The patient's effort: a stationary AR(1) process, effort[t] = a * effort[t-1] + innovation.
+    shocks = rng.standard_normal((n_breaths, n_steps))
+    effort = np.zeros((n_breaths, n_steps))
+    effort[:, 0] = effort_sigma * shocks[:, 0]
+    innovation_sigma = effort_sigma * math.sqrt(1 - effort_correlation**2)
+    for t in range(1, n_steps):
+        effort[:, t] = effort_correlation * effort[:, t - 1] + innovation_sigma * shocks[:, t]
 
     u_in = np.zeros((n_breaths, n_steps))
     flow = np.zeros((n_breaths, n_steps))
@@ -153,9 +191,9 @@ def simulate_breaths(
             q = gain * Q_MAX * u / 100.0
         else:
             u = np.zeros(n_breaths)
-            q = -(v / c) / (r + R_EXP)
+            q = -(v / c - effort[:, t]) / (r + R_EXP)
         v = v + 1000.0 * q * DT
-        p = PEEP + r * q + v / c
+        p = PEEP + r * q + v / c - effort[:, t]
         u_in[:, t], flow[:, t], volume[:, t], pressure[:, t] = u, q, v, p
         seen = p + noise[:, t] if controller_sees_noise else p
 
@@ -171,6 +209,7 @@ def simulate_breaths(
         true_pressure=as_tensor(pressure),
         flow=as_tensor(flow),
         volume=as_tensor(volume),
+        effort=as_tensor(effort),
         gain=as_tensor(gain),
         target=as_tensor(target),
         noise_sigma=float(noise_sigma),
@@ -199,7 +238,7 @@ def breath_features(breaths: Breaths, *, cumulative: bool = True) -> torch.Tenso
     ``cumulative=True``, ``sum(u_in[:t+1]) * dt / 100`` in seconds (the volume the valve let in,
     up to the unknown gain and ``Q_MAX``: feature engineering the competition's best solutions used).
     """
-    duration = breaths.time.shape[1] * DT  # 3 s for the default 80 steps
+    duration = N_STEPS * DT  # 3 s: a fixed scale, so a breath cut short keeps the same features
     columns = [breaths.r / 50, breaths.c / 50, breaths.u_in / 100, breaths.u_out, breaths.time / duration]
     if cumulative:
         columns.append(torch.cumsum(breaths.u_in, dim=1) * DT / 100)

@@ -2,14 +2,15 @@
 
 ``StackedLSTMRegressor()`` with the defaults is the lecture's ``Model`` with its bug fixed (its
 ``forward`` returned nothing): four bidirectional LSTMs of hidden sizes [400, 300, 200, 100], each fed
-the ``2 * hidden`` outputs of the one before, then ``Linear(200, 50)``, SELU, ``Linear(50, 1)`` and
-the Keras-like initialisation of :func:`keras_like_init_`. Smaller ``hidden`` sizes keep the
-architecture for CPU runs; ``bidirectional=False`` gives the causal (online) peer.
+the ``2 * hidden`` outputs of the one before, then ``Linear(200, 50)``, SELU, ``Linear(50, 1)``.
+Smaller ``hidden`` sizes keep the architecture for CPU runs; ``bidirectional=False`` gives the causal
+(online) peer. The LSTMs' initialisation is the caller's: notebook 02's students write the Keras-like
+one (its exercise 2) and pass it as ``init_lstm``; the package does not ship it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -20,42 +21,17 @@ from lecture_utils.training import History, eval_mode, fit
 LECTURE_HIDDEN = (400, 300, 200, 100)
 
 
-def keras_like_init_(model: nn.Module) -> nn.Module:
-    """Initialise like TensorFlow/Keras, in place (the lecture's ``_reinitialize``); returns ``model``.
-
-    For every ``nn.LSTM``: input weights ``weight_ih*`` Xavier-uniform, recurrent weights
-    ``weight_hh*`` orthogonal, both bias vectors zero except the forget-gate slice (rows
-    ``H:2H`` in PyTorch's gate order i, f, g, o) of ``bias_ih*``, set to 1. PyTorch adds ``bias_ih``
-    and ``bias_hh``, so the forget gate's total bias is 1, as in Keras' ``unit_forget_bias``.
-    For every ``nn.Linear``: Xavier-uniform weight, zero bias.
-    """
-    for module in model.modules():
-        if isinstance(module, nn.LSTM):
-            for name, p in module.named_parameters():
-                if name.startswith("weight_ih"):
-                    nn.init.xavier_uniform_(p)
-                elif name.startswith("weight_hh"):
-                    nn.init.orthogonal_(p)
-                elif name.startswith("bias"):
-                    nn.init.zeros_(p)
-                    if name.startswith("bias_ih"):
-                        hidden = module.hidden_size
-                        nn.init.ones_(p[hidden : 2 * hidden])
-        elif isinstance(module, nn.Linear):
-            nn.init.xavier_uniform_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-    return model
-
-
 class StackedLSTMRegressor(nn.Module):
     """Per-step regression ``(batch, time, input_size) -> (batch, time)``: the lecture's ``Model``, fixed.
 
     Each LSTM layer reads the previous layer's outputs: ``2 * hidden`` features when bidirectional
-    (forward and backward states concatenated), ``hidden`` otherwise. The output is
-    ``head(x) * target_scale + target_mean`` (buffers, 1 and 0 until :meth:`set_target_scale`), so the
-    network itself works with a standardised target. ``init="keras"`` applies
-    :func:`keras_like_init_`; ``init="torch"`` keeps PyTorch's defaults (uniform +-1/sqrt(hidden)).
+    (forward and backward states concatenated), ``hidden`` otherwise. The inputs are standardised
+    (``(x - input_mean) / input_scale``) and the output is ``head(x) * target_scale + target_mean``:
+    buffers that are identities until :meth:`set_input_scale` and :meth:`set_target_scale`, so the
+    network itself works with standardised numbers. ``init_lstm(lstm)`` is called on every
+    ``nn.LSTM`` (in place); ``None`` keeps PyTorch's default (every tensor uniform in
+    +-1/sqrt(hidden)). The head's linear layers start as in the lecture: Xavier-uniform weights,
+    zero biases.
     """
 
     def __init__(
@@ -65,15 +41,15 @@ class StackedLSTMRegressor(nn.Module):
         *,
         head: int = 50,
         bidirectional: bool = True,
-        init: str = "keras",
+        init_lstm: Callable[[nn.LSTM], object] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(input_size, int) or input_size < 1:
             raise ValueError(f"input_size: expected a positive int, got {input_size!r}")
         if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
             raise ValueError(f"hidden: expected a non-empty sequence of positive ints, got {hidden!r}")
-        if init not in {"keras", "torch"}:
-            raise ValueError(f"init: expected 'keras' or 'torch', got {init!r}")
+        if init_lstm is not None and not callable(init_lstm):
+            raise ValueError(f"init_lstm: expected a function of one nn.LSTM or None, got {init_lstm!r}")
         self.input_size, self.hidden, self.bidirectional = input_size, tuple(hidden), bidirectional
         directions = 2 if bidirectional else 1
         sizes = [input_size, *(directions * h for h in hidden)]
@@ -84,10 +60,26 @@ class StackedLSTMRegressor(nn.Module):
         self.fc1 = nn.Linear(sizes[-1], head)
         self.selu = nn.SELU()
         self.fc2 = nn.Linear(head, 1)
+        self.register_buffer("input_mean", torch.zeros(input_size))
+        self.register_buffer("input_scale", torch.ones(input_size))
         self.register_buffer("target_mean", torch.tensor(0.0))
         self.register_buffer("target_scale", torch.tensor(1.0))
-        if init == "keras":
-            keras_like_init_(self)
+        for linear in (self.fc1, self.fc2):
+            nn.init.xavier_uniform_(linear.weight)
+            nn.init.zeros_(linear.bias)
+        if init_lstm is not None:
+            for lstm in self.lstms:
+                init_lstm(lstm)
+
+    def set_input_scale(self, x: torch.Tensor) -> None:
+        """Standardise each input feature to ``x``'s mean and standard deviation over breaths and steps.
+
+        ``x`` is ``(breaths, steps, features)``; a constant feature keeps scale 1.
+        """
+        flat = x.float().reshape(-1, self.input_size)
+        std = flat.std(dim=0)
+        self.input_mean.copy_(flat.mean(dim=0))
+        self.input_scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
 
     def set_target_scale(self, target: torch.Tensor) -> None:
         """Standardise the output to ``target``'s mean and standard deviation (e.g. training pressures)."""
@@ -96,6 +88,7 @@ class StackedLSTMRegressor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expect_tensor(x, "x", (None, None, self.input_size), f"(batch, time, features={self.input_size})")
+        x = (x - self.input_mean) / self.input_scale  # standardised features
         for lstm in self.lstms:
             x, _ = lstm(x)  # (batch, time, directions * hidden)
         x = self.fc2(self.selu(self.fc1(x)))  # (batch, time, 1)
@@ -114,7 +107,7 @@ def matched_unidirectional_hidden(
 
     All sizes are scaled by one factor (found by bisection), so the stack keeps its shape.
     """
-    target = count_parameters(StackedLSTMRegressor(input_size, hidden, head=head, init="torch"))
+    target = count_parameters(StackedLSTMRegressor(input_size, hidden, head=head))
 
     def sizes(scale: float) -> tuple[int, ...]:
         return tuple(max(1, round(h * scale)) for h in hidden)
@@ -122,7 +115,7 @@ def matched_unidirectional_hidden(
     low, high = 1.0, 3.0
     for _ in range(30):
         mid = (low + high) / 2
-        model = StackedLSTMRegressor(input_size, sizes(mid), head=head, bidirectional=False, init="torch")
+        model = StackedLSTMRegressor(input_size, sizes(mid), head=head, bidirectional=False)
         low, high = (mid, high) if count_parameters(model) < target else (low, mid)
     return sizes((low + high) / 2)
 
@@ -182,6 +175,7 @@ def train_regressor(
     if stop_after is not None:
         batches = batches[:stop_after]
     device = next(model.parameters()).device
+    model.set_input_scale(x)
     model.set_target_scale(y[mask])
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
