@@ -16,6 +16,7 @@ from torch import nn
 
 from lecture_utils.checks import expect_tensor
 from lecture_utils.data.long_memory import ADDING_CHANCE_MSE, adding_problem
+from lecture_utils.models.init import set_forget_gate_bias
 from lecture_utils.training import History, fit
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -30,8 +31,9 @@ class StackedRecurrent(nn.Module):
     ``project`` says whether that projection is there; by default it is exactly when ``residual`` is.
     ``project=True`` with ``residual=False`` gives the plain stack the same projection, so that a plain
     and a residual stack differ only in the skip connections (the projection alone is a linear path from
-    the input to the read-out when ``residual=True``). LSTM forget-gate biases start at 1 (the lecture's
-    Keras-like initialisation), which keeps the cell state from being forgotten at the start.
+    the input to the read-out when ``residual=True``). LSTM forget-gate biases start at 1
+    (the lecture's Keras-like initialisation, :func:`lecture_utils.models.init.set_forget_gate_bias`), which
+    keeps the cell state from being forgotten at the start.
     """
 
     def __init__(
@@ -68,9 +70,7 @@ class StackedRecurrent(nn.Module):
         self.readout = nn.Linear(hidden_size, output_size)
         if cell == "lstm":
             for layer in self.layers:
-                with torch.no_grad():
-                    layer.bias_ih_l0[hidden_size : 2 * hidden_size].fill_(1.0)
-                    layer.bias_hh_l0[hidden_size : 2 * hidden_size].fill_(0.0)
+                set_forget_gate_bias(layer, 1.0)
 
     def forward(self, x: torch.Tensor, states: State | None = None) -> tuple[torch.Tensor, State]:
         expect_tensor(x, "x", (None, None, self.input_size), f"(batch, time, input_size={self.input_size})")
