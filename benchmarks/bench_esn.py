@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lecture_utils.data.reservoir_tasks import mackey_glass, scale_to_unit_range  # noqa: E402
-from lecture_utils.models.esn import EchoStateNetwork, free_run_errors, nrmse, spectral_radius  # noqa: E402
+from lecture_utils.linalg import spectral_radius  # noqa: E402
+from lecture_utils.models.esn import EchoStateNetwork, free_run_errors, nrmse  # noqa: E402
 
 SIZES = (100, 300, 1000)
 SEEDS = int(os.environ.get("BENCH_ESN_SEEDS", "10"))

@@ -7,7 +7,7 @@
 - :func:`gradient_norm_regulariser`: the regulariser of Pascanu, Mikolov & Bengio (2013) for a tanh RNN.
 
 Clipping by norm is ``lecture_utils.fit(..., clip_norm=...)`` (``torch.nn.utils.clip_grad_norm_``); the
-spectral radius of a recurrent matrix is ``lecture_utils.models.esn.spectral_radius``.
+spectral radius of a recurrent matrix is ``lecture_utils.linalg.spectral_radius``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The echo-state network: exact spectral radius, echo-state property, ridge readout, seeds, errors."""
 
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from lecture_utils.data.reservoir_tasks import mackey_glass, scale_to_unit_range
+from lecture_utils.linalg import spectral_radius
 from lecture_utils.models.esn import (
     EchoStateNetwork,
     fit_and_free_run,
@@ -14,7 +14,6 @@ from lecture_utils.models.esn import (
     memory_capacity,
     nrmse,
     ridge_readout,
-    spectral_radius,
 )
 
 
@@ -30,13 +29,6 @@ def test_spectral_radius_is_exact(units):
         rho = np.abs(np.linalg.eigvals(w.double().numpy())).max()  # independent of torch's solver
         assert abs(rho - 0.9) < 1e-6
     assert spectral_radius(esn.w) == pytest.approx(0.9, abs=1e-6)
-
-
-def test_spectral_radius_of_a_trainable_matrix_warns_nothing():
-    weights = torch.nn.Parameter(torch.diag(torch.tensor([0.5, -2.0])))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert spectral_radius(weights) == pytest.approx(2.0)
 
 
 def test_echo_state_property_and_its_loss():

@@ -34,17 +34,9 @@ import numpy as np
 import torch
 
 from lecture_utils.checks import expect_tensor
+from lecture_utils.linalg import spectral_radius as _spectral_radius  # a keyword below has the same name
 
 DENSE_UP_TO = 400  # one-thread CPU crossover: the NumPy loop with a dense W is faster up to ~500 units, CSR above
-
-
-def spectral_radius(weights: torch.Tensor) -> float:
-    """The largest absolute eigenvalue of a square (dense or sparse) matrix, from all its eigenvalues."""
-    dense = weights.to_dense() if weights.layout != torch.strided else weights
-    expect_tensor(dense, "weights", (None, None), "(units, units)")
-    if dense.shape[0] != dense.shape[1]:
-        raise ValueError(f"weights: expected a square matrix (units, units), got {tuple(dense.shape)}")
-    return float(torch.linalg.eigvals(dense.detach().double()).abs().max())
 
 
 def ridge_readout(states: torch.Tensor, targets: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -244,7 +236,7 @@ class EchoStateNetwork:
         g = torch.Generator().manual_seed(seed)
         w = torch.randn(units, units, generator=g, dtype=torch.float64)
         w *= torch.rand(units, units, generator=g, dtype=torch.float64) < connectivity
-        radius = torch.linalg.eigvals(w).abs().max().item()  # all eigenvalues: exact, unlike ARPACK's
+        radius = _spectral_radius(w)  # all eigenvalues: exact, unlike ARPACK's
         if radius == 0:
             raise ValueError("the random reservoir is nilpotent (spectral radius 0): raise connectivity or units")
         w *= spectral_radius / radius
