@@ -9,9 +9,10 @@ never change. The state update of a leaky-integrator reservoir is::
 
 with leak rate ``a`` in (0, 1]. ``W`` is sparse (each entry non-zero with probability
 ``connectivity``, normal values) and is scaled so that its spectral radius, computed from all its
-eigenvalues in float64, is exactly ``spectral_radius``. Input and bias weights are +-``input_scaling``
-and +-``bias_scaling`` on a random ``input_connectivity`` fraction of the units, like reservoirpy's
-defaults.
+eigenvalues in float64, is exactly ``spectral_radius``. The input (and feedback) weights are
++-``input_scaling`` (+-``feedback_scaling``) on a random ``input_connectivity`` fraction of the units
+(at least one) for each input, with random signs. The bias ``b`` sits inside the ``tanh``, on every unit:
++-``bias_scaling`` with random signs (the default 0 means no bias); the readout's own ``b_out`` is trained.
 
 Speed (one CPU thread): the input, bias, teacher-feedback and noise terms of all steps are computed in
 one matrix product before the loop; each step is then three in-place operations on a preallocated

@@ -50,7 +50,7 @@ class CharCNN(nn.Module):
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         expect_tensor(chars, "chars", (None, None), "(forms, characters)", dtype=torch.long)
         x = self.embed(chars).transpose(1, 2)  # (U, char_dim, L)
-        padding = (chars == 0)[:, None, :]  # (U, 1, L)
+        padding = (chars == 0)[:, None, :]  # (U, 1, L): 0 is the character vocabulary's pad_index
         # Padding never wins the max over positions.
         pooled = [conv(x).masked_fill(padding, float("-inf")).max(dim=2).values for conv in self.convs]
         return torch.tanh(torch.cat(pooled, dim=1))  # (U, filters * len(widths))
@@ -62,6 +62,8 @@ class BiLSTMTagger(nn.Module):
     ``char_filters`` per convolution width; ``0`` leaves the character CNN out (a words-only tagger);
     ``word_dim=0`` leaves the word embedding out (a spelling-only tagger). The LSTM reads packed
     sequences (:func:`torch.nn.utils.rnn.pack_padded_sequence`), so neither direction reads padding.
+    Index 0 of the word and character vocabularies is ``<pad>`` (their ``pad_index``, a zero embedding);
+    the tag vocabulary has no padding entry: tag 0 is a real tag, and padded positions are masked instead.
     """
 
     def __init__(
