@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import csv
 import html
 import re
@@ -28,9 +29,9 @@ import pytest
 import torch
 
 from lecture_utils import grading
-from tools import sandbox
+from tools import autograde, sandbox
 from tools.assignments import release
-from tools.autograde import exercises, plan_grading
+from tools.autograde import Execution, exercises, plan_grading
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "grading"
@@ -39,6 +40,7 @@ FIXTURE_CELL_TIMEOUT = 15
 N1, N2 = "01_fixture.ipynb", "02_fixture.ipynb"
 ALL_RIGHT = {N1: {"fx01_square": 2, "fx01_unit_norm": 2, "fx01_sorted_unique": 1},
              N2: {"fx02_clip": 1, "fx02_relu": 1}}
+EXCEPTION_MESSAGE = "norm is zero; v = [0, 0]; cannot divide | by zero"  # tests/grading/submissions/exception
 ZERO = {N1: dict.fromkeys(ALL_RIGHT[N1], 0), N2: dict.fromkeys(ALL_RIGHT[N2], 0)}
 
 # case -> notebook -> (points per exercise, phrases the report must contain, status)
@@ -57,8 +59,9 @@ EXPECTED = {
                            ["stopped the kernel (", "skipped; a new kernel replayed the cells before it",
                             "fx01_sorted_unique failed: NameError: name 'sorted_unique' is not defined"]),
                       N2: (ALL_RIGHT[N2], [])},
+    # the message holds "; " and "|": the CSV, the summary and the feedback must show it intact
     "exception": {N1: ({**ALL_RIGHT[N1], "fx01_unit_norm": 0},
-                       ["fx01_unit_norm failed: ValueError: norm is zero"]),
+                       [f"fx01_unit_norm failed: ValueError: {EXCEPTION_MESSAGE}"]),
                   N2: (ALL_RIGHT[N2], [])},
     "edited_test": {N1: ({**ALL_RIGHT[N1], "fx01_square": 0},
                          ["test cell fx01_square_tests was edited: the original ran",
@@ -100,6 +103,13 @@ def grade_cli(submissions: Path, source: Path, out: Path, *args: str) -> str:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def notes_of(row: dict) -> list[str]:
+    """A CSV row's report entries other than failed exercises (``<exercise> failed: ...``)."""
+    failed = tuple(f"{name} failed: " for points in ALL_RIGHT.values() for name in points)
+    course = re.compile(r"^nb\d\d_\w+ failed: ")
+    return [line for line in row["report"].splitlines() if not line.startswith(failed) and not course.match(line)]
 
 
 def read_rows(out: Path) -> list[dict]:
@@ -180,12 +190,86 @@ def test_plan_restores_test_cells_and_reports_edits_and_deletions() -> None:
     reference = nbformat.read(FIXTURE / "source" / N1, as_version=4)
     submission = nbformat.read(FIXTURE / "submissions" / "edited_test" / N1, as_version=4)
     plan = plan_grading(reference, submission)
-    assert plan.report == ["test cell fx01_square_tests was edited: the original ran"]
+    assert plan.notes == ["test cell fx01_square_tests was edited: the original ran"]
     test = plan.notebook.cells[plan.tests["fx01_square_tests"]]
     assert "BEGIN HIDDEN TESTS" in test.source and "the test was too strict" not in test.source
     deleted = nbformat.read(FIXTURE / "submissions" / "deleted_test" / N1, as_version=4)
-    assert plan_grading(reference, deleted).report == ["test cell fx01_unit_norm_tests was deleted: scored 0"]
+    assert plan_grading(reference, deleted).notes == ["test cell fx01_unit_norm_tests was deleted: scored 0"]
     assert [e.points for e in exercises(reference)] == [2, 2, 1]
+
+
+def test_plan_uses_nbgraders_checksum_for_edits() -> None:
+    """An edit is what changes nbgrader's checksum of the cell (source, type, role, grade_id, points);
+    trailing whitespace is not an edit, the hidden tests cut out (the released cell) are none either."""
+    reference = nbformat.read(FIXTURE / "source" / N1, as_version=4)
+    assert plan_grading(reference, reference).notes == []
+    released = autograde.released_cells(reference)
+    assert "BEGIN HIDDEN TESTS" not in released["fx01_square_tests"].source
+    submission = copy.deepcopy(reference)
+    test = next(c for c in submission.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fx01_square_tests")
+    test.source = released["fx01_square_tests"].source.replace("\n", "  \n") + "\n\n"
+    assert plan_grading(reference, submission).notes == []
+    test.metadata.nbgrader["points"] = 20  # the source unchanged, the points raised
+    assert plan_grading(reference, submission).notes == ["test cell fx01_square_tests was edited: the original ran"]
+
+
+def _executed(plan: autograde.Plan, stderr: str = "") -> Execution:
+    """The plan as if every cell had run to its end: guards and markers printed, replies "ok"."""
+    run = Execution()
+    for index, cell in enumerate(plan.notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        run.status[index] = "ok"
+        nonce = plan.nonces.get(index)
+        text = ""
+        if index in plan.guards.values():
+            text = autograde.GUARD_LINE.format(nonce=nonce) + "ok\n"
+        elif index in plan.tests.values():
+            text = autograde.MARKER_LINE.format(nonce=nonce) + "\n"
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
+        if stderr and index == plan.tests.get("fx01_unit_norm_tests"):
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=stderr))
+    return run
+
+
+def test_score_follows_nbgraders_verdict_on_the_outputs() -> None:
+    """A test cell that ran to its end scores what nbgrader's ``determine_grade`` gives it: full points,
+    or 0 when it wrote to stderr (with the text, one line, in the reason)."""
+    reference = nbformat.read(FIXTURE / "source" / N1, as_version=4)
+    plan = plan_grading(reference, reference)
+    result = autograde.score(reference, plan, _executed(plan), cell_timeout=15)
+    assert result["points"] == {"fx01_square_tests": 2, "fx01_unit_norm_tests": 2, "fx01_sorted_unique_tests": 1}
+    assert result["notes"] == [] and result["failures"] == {}
+    plan = plan_grading(reference, reference)
+    result = autograde.score(reference, plan, _executed(plan, stderr="UserWarning: a; b\nsecond line"), 15)
+    assert result["points"]["fx01_unit_norm_tests"] == 0 and result["points"]["fx01_square_tests"] == 2
+    assert result["failures"] == {"fx01_unit_norm_tests": "wrote to stderr: UserWarning: a; b second line"}
+
+
+def test_report_entries_stay_whole_in_csv_summary_and_feedback(tmp_path: Path) -> None:
+    """Report entries travel as lists and dicts, never joined and split again: a note and a failure reason
+    holding "; ", "|", "," and a line break come out whole (one per CSV line, one per summary line, one
+    per feedback bullet; the line break becomes a space)."""
+    from tools import assignments
+
+    reference = nbformat.read(FIXTURE / "source" / N1, as_version=4)
+    reason = "ValueError: a; b | c, d"
+    note = "test cell fx01_square_tests was edited; really | twice,\nsecond line"
+    points = {e.test_id: 0.0 for e in exercises(reference)}
+    result = {"points": points, "notes": [note], "failures": {"fx01_unit_norm_tests": reason},
+              "status": "graded", "seconds": 1.0, "cpu_seconds": 1.0}
+    task = assignments.Task("ivanova", N1, N1, {}, [])
+    rows = assignments._write_outputs(tmp_path, {N1: reference}, [task], [result])
+    assert read_rows(tmp_path)[0]["report"].splitlines() == [
+        "test cell fx01_square_tests was edited; really | twice, second line", f"fx01_unit_norm failed: {reason}"]
+    printed = assignments.summary(rows, [], level="namespaces", seconds=1.0, jobs=1, fast=True, notes=[[note]])
+    assert "  01_fixture.ipynb: test cell fx01_square_tests was edited; really | twice, second line" in printed
+    assert f"{reason}</code>" in html.unescape((tmp_path / "summary.html").read_text(encoding="utf-8"))
+    plan = plan_grading(reference, reference)
+    page = autograde.feedback_notebook(reference, plan, result, "01 — ivanova")
+    rendered = html.unescape(autograde.HTMLExporter().from_notebook_node(page)[0])
+    assert f"<td>{reason}</td>" in rendered
+    assert "<li>test cell fx01_square_tests was edited; really | twice, second line</li>" in rendered
 
 
 def test_grade_refuses_without_isolation_unless_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -199,7 +283,8 @@ def test_grade_refuses_without_isolation_unless_allowed(tmp_path: Path, monkeypa
     assert "refused" in capsys.readouterr().err and not (tmp_path / "out").exists()
     ran = []
     monkeypatch.setattr(assignments, "_run_worker", lambda task, reference, options: ran.append(task) or
-                        {"points": {e.test_id: 0.0 for e in exercises(reference)}, "report": [], "status": "graded"})
+                        {"points": {e.test_id: 0.0 for e in exercises(reference)}, "notes": [], "failures": {},
+                         "status": "graded"})
     assert assignments.main([*argv, "--allow-unsandboxed"]) == 0
     assert len(ran) == 2 and "kernel isolation: network" in capsys.readouterr().out
 
@@ -270,11 +355,11 @@ def test_case_scores_and_report(fixture_grades: tuple, case: str) -> None:
             row = next(r for r in rows if r["student"] == student and r["notebook"] == notebook)
             assert {k: float(row[k]) for k in points} == points, (student, notebook, row["report"])
             assert float(row["score"]) == sum(points.values())
+            lines = row["report"].splitlines()  # one entry per line
             for phrase in phrases:
-                assert phrase in row["report"], (student, notebook, row["report"])
+                assert any(phrase in line for line in lines), (student, notebook, row["report"])
             if not phrases or case == "blank":
-                problems = [p for p in row["report"].split("; ") if p and " failed: " not in p]
-                assert problems == [], (student, notebook, row["report"])
+                assert notes_of(row) == [], (student, notebook, row["report"])
             totals[notebook] = row
         head = f"{student}: {sum(float(r['score']) for r in totals.values()):g}/7 ("
         lines = printed.splitlines()
@@ -283,9 +368,24 @@ def test_case_scores_and_report(fixture_grades: tuple, case: str) -> None:
         block = lines[start + 1:end]
         for notebook, (_, phrases) in EXPECTED[case].items():
             problems = [p for p in phrases if " failed: " not in p and p != "not submitted"]
-            line = next((b for b in block if b.startswith(f"  {notebook}: ")), "")
-            assert all(p in line for p in problems), (student, notebook, block)
-            assert bool(line) == bool(problems), (student, notebook, block)
+            mine = [b for b in block if b.startswith(f"  {notebook}: ")]  # one line per note
+            assert all(any(p in line for line in mine) for p in problems), (student, notebook, block)
+            assert bool(mine) == bool(problems), (student, notebook, block)
+
+
+@pytest.mark.grading
+def test_exception_message_with_separators_stays_intact(fixture_grades: tuple) -> None:
+    """A student's exception message holding "; " and "|" reads back whole from the CSV (its own line),
+    the summary page and the feedback page (the score table's cell)."""
+    rows, _, out = fixture_grades
+    line = f"fx01_unit_norm failed: ValueError: {EXCEPTION_MESSAGE}"
+    for student in (s for s, c in STUDENTS.items() if c == "exception"):
+        row = next(r for r in rows if r["student"] == student and r["notebook"] == N1)
+        assert line in row["report"].splitlines(), row["report"]
+        page = html.unescape((out / "feedback" / student / "01_fixture.html").read_text(encoding="utf-8"))
+        assert f"<td>ValueError: {EXCEPTION_MESSAGE}</td>" in page
+    summary_page = html.unescape((out / "summary.html").read_text(encoding="utf-8"))
+    assert f"<code>ValueError: {EXCEPTION_MESSAGE}</code>" in summary_page
 
 
 @pytest.mark.grading
@@ -401,5 +501,4 @@ def test_reference_scores_full_marks_and_blank_release_zero(course_grades: list[
     assert full["report"] == "", full["report"]
     blank = rows["blank"]
     assert blank["status"] == "graded" and float(blank["score"]) == 0, blank["report"]
-    problems = [p for p in blank["report"].split("; ") if " failed: " not in p]
-    assert problems == [], blank["report"]
+    assert notes_of(blank) == [], blank["report"]

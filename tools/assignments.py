@@ -12,9 +12,9 @@
     notebook) pair is graded by its own worker process (``tools/autograde.py``), at most ``--jobs`` at a
     time, each in a sandboxed kernel (``tools/sandbox.py``; refused without isolation unless
     ``--allow-unsandboxed``). Writes ``build/grades.csv`` (one row per student and notebook: points per
-    exercise, total, report), ``build/gradebook.csv`` (one row per student: total and per-notebook
-    points, for Moodle or a spreadsheet), ``build/summary.html`` (per exercise: share passed, frequent
-    failures) and ``build/feedback/<student>/<notebook>.html``, and prints a summary.
+    exercise, total, report: one line per note or failed exercise), ``build/gradebook.csv`` (one row per
+    student: total and per-notebook points, for Moodle or a spreadsheet), ``build/summary.html`` (per
+    exercise: share passed, frequent failures) and ``build/feedback/<student>/<notebook>.html``, and prints a summary.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 << 20
 DEFAULT_CELL_TIMEOUT = 600.0
+NOT_SUBMITTED = "not submitted"
 
 
 def reference_notebooks(source: Path) -> dict[str, nbformat.NotebookNode]:
@@ -87,7 +88,7 @@ class Task:
     notebook: str
     file: str  # the submitted file's name, "" when missing
     submission: dict | None
-    report: list[str]
+    notes: list[str]  # what collecting noticed (not submitted, renamed, unreadable)
 
 
 def collect(submissions: Path, notebooks: dict[str, nbformat.NotebookNode]) -> tuple[list[Task], list[str]]:
@@ -126,15 +127,15 @@ def collect(submissions: Path, notebooks: dict[str, nbformat.NotebookNode]) -> t
             if match and ids[match] & cell_ids:
                 found[match] = (relative, nb, [f"graded {relative} as {match} (file renamed)"])
         for name in notebooks:
-            relative, nb, report = found.get(name, ("", None, ["not submitted"]))
-            tasks.append(Task(student, name, relative, nb, report))
+            relative, nb, notes = found.get(name, ("", None, [NOT_SUBMITTED]))
+            tasks.append(Task(student, name, relative, nb, notes))
     return tasks, skipped
 
 
 def _run_worker(task: Task, reference: nbformat.NotebookNode, options: dict) -> dict:
     if task.submission is None:
-        return {"points": {e.test_id: 0.0 for e in exercises(reference)}, "report": task.report,
-                "status": "missing" if task.report == ["not submitted"] else "unreadable"}
+        return {"points": {e.test_id: 0.0 for e in exercises(reference)}, "notes": list(task.notes),
+                "failures": {}, "status": "missing" if task.notes == [NOT_SUBMITTED] else "unreadable"}
     request = {"reference": reference, "submission": task.submission,
                "title": f"{task.notebook} — {task.student}", **options}
     try:
@@ -146,10 +147,20 @@ def _run_worker(task: Task, reference: nbformat.NotebookNode, options: dict) -> 
     except Exception as error:  # a worker that crashed or hung costs this pair only
         stderr = getattr(error, "stderr", None)
         detail = (stderr.strip().splitlines() or [""])[-1] if isinstance(stderr, str) else str(error)
-        result = {"points": {e.test_id: 0.0 for e in exercises(reference)}, "status": "error",
-                  "report": [f"grading failed: {type(error).__name__}: {detail}"]}
-    result["report"] = task.report + result["report"]
+        result = {"points": {e.test_id: 0.0 for e in exercises(reference)}, "status": "error", "failures": {},
+                  "notes": [f"grading failed: {type(error).__name__}: {detail}"]}
+    result["notes"] = task.notes + result["notes"]
     return result
+
+
+def report_lines(reference: nbformat.NotebookNode, result: dict) -> list[str]:
+    """A graded pair's report, one entry per line: the notes, then ``<exercise> failed: <reason>`` per failed
+    exercise. Each entry is kept on one line (a line break inside one becomes a space) and nothing else of
+    it changes, so a reason holding any separator ("; ", "|", ",") reads back intact (``splitlines()``)."""
+    failures = result.get("failures", {})
+    lines = list(result["notes"]) + [f"{e.name} failed: {failures[e.test_id]}" for e in exercises(reference)
+                                     if e.test_id in failures]
+    return [" ".join(line.splitlines()) for line in lines]
 
 
 class UnsandboxedError(RuntimeError):
@@ -195,7 +206,8 @@ def grade(submissions: Path, source: Path, out: Path, *, jobs: int, cell_timeout
     seconds = time.perf_counter() - start
     # Everything below runs after every kernel has been stopped: nothing a submission did can race it.
     rows = _write_outputs(out, notebooks, tasks, results)
-    print(summary(rows, skipped, level=level, seconds=seconds, jobs=jobs, fast=fast))
+    print(summary(rows, skipped, level=level, seconds=seconds, jobs=jobs, fast=fast,
+                  notes=[r["notes"] for r in results]))
     return rows
 
 
@@ -215,7 +227,7 @@ def _write_outputs(out: Path, notebooks: dict, tasks: list[Task], results: list[
         row["max_score"] = f"{sum(e.points for e in exercises(reference)):g}"
         row["seconds"] = f"{result.get('seconds', 0.0):.1f}"
         row["cpu_seconds"] = f"{result.get('cpu_seconds', 0.0):.1f}"
-        row["report"] = "; ".join(result["report"])
+        row["report"] = "\n".join(report_lines(reference, result))
         rows.append(row)
         if "feedback_html" in result:
             target = feedback_root / task.student / task.notebook.replace(".ipynb", ".html")
@@ -283,20 +295,22 @@ def summary_html(notebooks: dict, rows: list[dict], failures: list[dict]) -> str
 
 
 def summary(rows: list[dict], skipped: list[str], *, level: str, seconds: float, jobs: int,
-            fast: bool) -> str:
-    """The printed summary: one line per student, then what was skipped and how long it took."""
+            fast: bool, notes: list[list[str]] | None = None) -> str:
+    """The printed summary: one line per student (and, indented, one line per note of a notebook: what the
+    grader noticed besides failed exercises; ``notes`` is parallel to ``rows``), then what was skipped and
+    how long it took."""
+    notes = notes if notes is not None else [[] for _ in rows]
     lines = []
     students = sorted({r["student"] for r in rows})
     for student in students:
-        mine = [r for r in rows if r["student"] == student]
-        total, best = sum(float(r["score"]) for r in mine), sum(float(r["max_score"]) for r in mine)
+        mine = [(r, n) for r, n in zip(rows, notes, strict=True) if r["student"] == student]
+        total, best = sum(float(r["score"]) for r, _ in mine), sum(float(r["max_score"]) for r, _ in mine)
         parts = [f"{r['notebook'].removesuffix('.ipynb')} {r['score']}/{r['max_score']}"
-                 + ("" if r["status"] == "graded" else f" ({r['status']})") for r in mine]
+                 + ("" if r["status"] == "graded" else f" ({r['status']})") for r, _ in mine]
         lines.append(f"{student}: {total:g}/{best:g} ({', '.join(parts)})")
-        for r in mine:
-            problems = [p for p in r["report"].split("; ") if p and " failed: " not in p]
-            if problems and problems != ["not submitted"]:
-                lines.append(f"  {r['notebook']}: " + "; ".join(problems))
+        for r, problems in mine:
+            if problems and problems != [NOT_SUBMITTED]:
+                lines += [f"  {r['notebook']}: " + " ".join(p.splitlines()) for p in problems]
     lines += [f"skipped {s}" for s in skipped]
     count = max(len(students), 1)
     per_student = sum(float(r["seconds"]) for r in rows) / count

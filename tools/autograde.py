@@ -17,10 +17,17 @@ stdin, a JSON result on stdout. What it does, in order:
    ignored interrupt) is skipped and reported, a new kernel replays the cells before it and execution
    goes on after it. A watchdog nudges a kernel that has not picked up a request or whose reply is
    missing (docs/instructors.md, "Stalls").
-4. A test cell earns its points only when the kernel's execute reply says "ok", the cell has no error
-   output, its marker was printed (the cell ran to its end) and the guard before it ran.
+4. A test cell earns its points only when the kernel's execute reply says "ok", its marker was printed
+   (the cell ran to its end), the guard before it ran and nbgrader's own verdict on its outputs
+   (``nbgrader.utils.determine_grade``: no error output, nothing written to stderr) gives full points.
 5. Feedback: the executed notebook with the grader's cells removed, test cells shown as released
    (hidden tests stay private, their tracebacks cut to the error line) and a score table on top.
+
+nbgrader's public pieces are used where they exist: ``is_grade``/``is_solution``/``is_locked`` to read the
+cells' roles, ``compute_checksum`` to tell an edited protected cell, ``determine_grade`` for a test cell's
+points and the ``ClearHiddenTests`` preprocessor for the released test cells. The result keeps its parts
+apart (``notes``: what the grader noticed; ``failures``: exercise -> reason) so that no text a submission
+controls (an exception message) is ever split or parsed again.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import os
 import resource
 import secrets
 import shutil
+import string
 import subprocess
 import sys
 import time
@@ -45,6 +53,7 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import compute_checksum, determine_grade, is_grade, is_locked, is_solution
 
 from tools import sandbox
 
@@ -81,8 +90,8 @@ def nbgrader_meta(cell: NotebookNode) -> dict:
 
 
 def is_test(cell: NotebookNode) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+    """An autograded test cell: a code cell that nbgrader grades and that holds no solution."""
+    return cell.cell_type == "code" and bool(is_grade(cell)) and not is_solution(cell)
 
 
 def exercises(reference: NotebookNode) -> list[Exercise]:
@@ -91,15 +100,28 @@ def exercises(reference: NotebookNode) -> list[Exercise]:
             for c in reference.cells if is_test(c)]
 
 
-def visible_source(cell: NotebookNode) -> str:
-    """A test cell's source as released to students (hidden tests removed, as nbgrader does)."""
-    released = copy.deepcopy(cell)
-    ClearHiddenTests()._remove_hidden_test_region(released)
-    return released.source
+def released_cells(reference: NotebookNode) -> dict[str, NotebookNode]:
+    """The reference's graded and locked cells as nbgrader releases them (grade_id -> cell): nbgrader's
+    ``ClearHiddenTests`` preprocessor run on a copy of the notebook removes the hidden-test regions (and
+    refuses a hidden-test region outside a grade cell, as ``generate_assignment`` does)."""
+    released, _ = ClearHiddenTests().preprocess(copy.deepcopy(reference), {})
+    return {nbgrader_meta(c)["grade_id"]: c for c in released.cells
+            if nbgrader_meta(c).get("grade_id") and is_locked(c)}
 
 
 def _normalized(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def _checksum(cell: NotebookNode) -> str | None:
+    """nbgrader's checksum of a cell (source, type, role flags, grade_id, points), the source compared
+    without trailing whitespace; None for a cell whose nbgrader metadata nbgrader cannot read."""
+    normalized = copy.deepcopy(cell)
+    normalized.source = _normalized(cell.get("source", ""))
+    try:
+        return compute_checksum(normalized)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -110,7 +132,7 @@ class Plan:
     tests: dict[str, int] = field(default_factory=dict)  # test grade_id -> cell index
     guards: dict[str, int] = field(default_factory=dict)  # test grade_id -> index of the guard before it
     nonces: dict[int, str] = field(default_factory=dict)  # cell index -> nonce it must print
-    report: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the grader noticed while merging
 
 
 def _grader_cell(source: str, role: str) -> NotebookNode:
@@ -122,10 +144,10 @@ def _grader_cell(source: str, role: str) -> NotebookNode:
 def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
     """Merge the submission with the reference's protected cells and add the grader's cells."""
     protected = {nbgrader_meta(c)["grade_id"]: c for c in reference.cells
-                 if nbgrader_meta(c).get("grade_id") and not nbgrader_meta(c).get("solution")
-                 and (is_test(c) or nbgrader_meta(c).get("locked"))}
+                 if nbgrader_meta(c).get("grade_id") and is_locked(c)}
     solutions = {nbgrader_meta(c)["grade_id"]: c for c in reference.cells
-                 if nbgrader_meta(c).get("grade_id") and nbgrader_meta(c).get("solution")}
+                 if nbgrader_meta(c).get("grade_id") and is_solution(c)}
+    released = released_cells(reference)
     plan = Plan(nbformat.v4.new_notebook(metadata=copy.deepcopy(reference.metadata)))
     cells = plan.notebook.cells
     nonce = secrets.token_hex(8)
@@ -138,17 +160,17 @@ def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
             continue
         if grade_id in protected and grade_id not in seen:
             original = protected[grade_id]
-            accepted = {_normalized(visible_source(original)), _normalized(original.source)}
-            if cell.cell_type != original.cell_type or _normalized(cell.source) not in accepted:
+            accepted = {_checksum(original), _checksum(released[grade_id])} - {None}
+            if _checksum(cell) not in accepted:
                 kind = "test" if is_test(original) else "locked"
-                plan.report.append(f"{kind} cell {grade_id} was edited: the original ran")
+                plan.notes.append(f"{kind} cell {grade_id} was edited: the original ran")
             new = copy.deepcopy(original)
         elif grade_id in solutions and grade_id not in seen:
             new = copy.deepcopy(solutions[grade_id])
             new.source = cell.source if cell.cell_type == "code" else ""
         else:
             if grade_id in seen:
-                plan.report.append(f"cell {grade_id} appears more than once: only the first one is graded")
+                plan.notes.append(f"cell {grade_id} appears more than once: only the first one is graded")
             new = copy.deepcopy(cell)
             new.metadata.pop("nbgrader", None)
         if grade_id is not None:
@@ -169,10 +191,10 @@ def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
     for grade_id, original in protected.items():
         if grade_id not in seen:
             kind, detail = ("test", "scored 0") if is_test(original) else ("locked", "not run")
-            plan.report.append(f"{kind} cell {grade_id} was deleted: {detail}")
+            plan.notes.append(f"{kind} cell {grade_id} was deleted: {detail}")
     for grade_id in solutions:
         if grade_id not in seen:
-            plan.report.append(f"answer cell {grade_id} was deleted")
+            plan.notes.append(f"answer cell {grade_id} was deleted")
     return plan
 
 
@@ -181,39 +203,53 @@ IOPUB_WAIT = 60  # seconds nbclient waits, after a cell's reply, for its last ou
 
 
 class GradingClient(NotebookClient):
-    """nbclient's client, noting when the kernel starts (first iopub message) and ends (idle) each cell."""
+    """nbclient's client, noting which cells ran into their timeout (nbclient then interrupted the kernel).
+
+    The grader keeps no clock of its own per cell: nbclient's ``record_timing`` writes the kernel's
+    timestamps of each request's busy and idle status and of its reply into the cell's metadata
+    (``metadata.execution``); the watchdog and the diagnostics read them there.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.started: dict[int, float] = {}
-        self.finished: dict[int, float] = {}
+        super().__init__(*args, record_timing=True, **kwargs)
+        self.timed_out: set[int] = set()  # id() of the cells whose timeout fired
 
-    def process_message(self, msg: dict, cell: NotebookNode, cell_index: int):
-        now = time.perf_counter()
-        self.started.setdefault(cell_index, now)
-        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-            self.finished.setdefault(cell_index, now)
-        return super().process_message(msg, cell, cell_index)
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> None | dict:
+        if cell is not None:
+            self.timed_out.add(id(cell))
+        return await super()._async_handle_timeout(timeout, cell)
 
-    async def watch(self, cell_index: int) -> None:
+    async def watch(self, cell: NotebookNode, cell_index: int) -> None:
         """Run beside each cell (cancelled when it ends). While the kernel has published nothing about the
         cell's request, or has published its end but its reply has not come, send the kernel a harmless
         request (``kernel_info``) every ``NUDGE_AFTER`` seconds: a message sitting unread behind a missed
         wake-up of an event loop (the kernel's or ours) is then read with the new one. Each nudge is
         logged (``GRADING_LOG``); see docs/instructors.md, "Stalls"."""
-        start, nudges, log = time.perf_counter(), 0, logging.getLogger("grading")
+        nudges, log = 0, logging.getLogger("grading")
         while True:
             await asyncio.sleep(NUDGE_AFTER)
-            now = time.perf_counter()
-            if cell_index not in self.started:
+            marks = _timing(cell)
+            if "busy" not in marks:
                 why = "no message about the request"
-            elif now - self.finished.get(cell_index, now) >= NUDGE_AFTER:
+            elif "idle" in marks and "reply" not in marks and time.time() - marks["idle"] >= NUDGE_AFTER:
                 why = "the kernel went idle but its reply has not come"
             else:
                 continue
             self.kc.kernel_info()
             nudges += 1
-            log.warning("cell %d: %s after %.1f s: nudged the kernel (%d)", cell_index, why, now - start, nudges)
+            log.warning("cell %d: %s: nudged the kernel (%d)", cell_index, why, nudges)
+
+
+def _timing(cell: NotebookNode) -> dict[str, float]:
+    """The kernel's timestamps (seconds since the epoch) of a request's busy and idle status and of its
+    reply, as nbclient recorded them in the cell's metadata; a key is absent until its message came."""
+    marks = {}
+    for key, name in (("iopub.status.busy", "busy"), ("iopub.status.idle", "idle"),
+                      ("shell.execute_reply", "reply")):
+        stamp = cell.get("metadata", {}).get("execution", {}).get(key)
+        if stamp:
+            marks[name] = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return marks
 
 
 @dataclass
@@ -221,7 +257,7 @@ class Execution:
     """What the kernel said about each executed cell."""
 
     status: dict[int, str] = field(default_factory=dict)  # cell index -> execute reply status
-    seconds: dict[int, float] = field(default_factory=dict)
+    timed_out: set[int] = field(default_factory=set)  # cells whose timeout fired (nbclient interrupted them)
     killers: list[int] = field(default_factory=list)  # cells that stopped the kernel (skipped)
     restarts: list[str] = field(default_factory=list)  # report lines: a killer skipped, the kernel restarted
     stopped: str | None = None  # why execution stopped early, if it did
@@ -257,14 +293,11 @@ async def execute(plan: Plan, *, cell_timeout: float, level: str, masked: list[s
         first = index + 1
 
 
-def _replayable(plan: Plan, result: Execution, index: int, cell_timeout: float) -> bool:
+def _replayable(plan: Plan, result: Execution, index: int) -> bool:
     """Whether a cell that ran before a killer is run again in the new kernel (it ran to its end)."""
     cell = plan.notebook.cells[index]
-    if cell.cell_type != "code" or index in result.killers or index not in result.status:
-        return False
-    timed_out = result.seconds.get(index, 0.0) >= cell_timeout and any(
-        o.output_type == "error" and o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
-    return not timed_out
+    return (cell.cell_type == "code" and index not in result.killers and index in result.status
+            and index not in result.timed_out)
 
 
 async def _run_kernel(plan: Plan, result: Execution, first: int, *, cell_timeout: float, level: str,
@@ -274,7 +307,7 @@ async def _run_kernel(plan: Plan, result: Execution, first: int, *, cell_timeout
     Returns ``(index, reason)`` of a cell that stopped the kernel, or None when every cell ran.
     """
     scratch = sandbox.make_scratch()
-    replay = [i for i in range(first) if _replayable(plan, result, i, cell_timeout)]
+    replay = [i for i in range(first) if _replayable(plan, result, i)]
     recording = {"on": False}
     try:
         specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, masked))
@@ -308,33 +341,30 @@ async def _run_kernel(plan: Plan, result: Execution, first: int, *, cell_timeout
                 cell = plan.notebook.cells[index]
                 if cell.cell_type != "code":
                     continue
-                start, sent = time.perf_counter(), time.time()
-                nudger = asyncio.ensure_future(client.watch(index))
+                sent = time.time()  # the kernel stamps its messages with this clock too
+                nudger = asyncio.ensure_future(client.watch(cell, index))
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), 2 * cell_timeout + 30)
                 except Exception as error:  # the kernel died or ignored the interrupt
                     return index, type(error).__name__
                 finally:
                     nudger.cancel()
-                    result.seconds[index] = time.perf_counter() - start
-                    _log_wait(cell, index, sent, result.seconds[index])
+                    if id(cell) in client.timed_out:
+                        result.timed_out.add(index)
+                    _log_wait(cell, index, sent)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return None
 
 
-def _log_wait(cell: NotebookNode, index: int, sent: float, waited: float) -> None:
+def _log_wait(cell: NotebookNode, index: int, sent: float) -> None:
     """Log a cell the grader waited for much longer than the kernel worked on it (to ``GRADING_LOG``).
 
     nbclient records the kernel's own timestamps of the request's busy and idle status messages and of
     its reply: they tell a stuck request (no busy for a long time) from a lost reply or a slow client.
     """
-    marks = {}
-    for key, name in (("iopub.status.busy", "busy"), ("iopub.status.idle", "idle"),
-                      ("shell.execute_reply", "reply")):
-        stamp = cell.metadata.get("execution", {}).get(key)
-        if stamp:
-            marks[name] = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - sent
+    waited = time.time() - sent
+    marks = {name: stamp - sent for name, stamp in _timing(cell).items()}
     worked = marks["idle"] - marks["busy"] if {"busy", "idle"} <= marks.keys() else None
     if waited > 10 and (worked is None or waited > worked + 10):
         logging.getLogger("grading").warning(
@@ -351,22 +381,39 @@ def _error(cell: NotebookNode) -> dict | None:
     return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
 
 
+def _one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line (line breaks become spaces), cut to ``limit`` characters; nothing else changes."""
+    text = " ".join(text.splitlines()).strip()
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _error_text(error: dict) -> str:
-    text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}".strip().rstrip(":")
-    return text if len(text) <= 160 else text[:157] + "..."
+    return _one_line(f"{error.get('ename', 'Error')}: {error.get('evalue', '')}".strip().rstrip(":"))
+
+
+def _verdict(cell: NotebookNode, points: float) -> tuple[float, str | None]:
+    """nbgrader's own verdict on an executed test cell (``determine_grade``: an error output or anything
+    written to stderr scores 0) as (points, reason for less than full points)."""
+    earned, _ = determine_grade(cell)
+    earned = 0.0 if earned is None else float(earned)
+    if earned >= points:
+        return points, None
+    stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                     if o.output_type == "stream" and o.get("name") == "stderr")
+    return earned, ("wrote to stderr: " + _one_line(stderr) if stderr.strip() else "nbgrader's verdict on its output")
 
 
 def score(reference: NotebookNode, plan: Plan, run: Execution, cell_timeout: float) -> dict:
-    """Points per exercise and the report lines, from the executed notebook and the kernel's replies."""
-    cells, report = plan.notebook.cells, list(plan.report)
+    """Points per exercise, the grader's notes and each failed exercise's reason, kept apart (``notes``: a
+    list of lines; ``failures``: test grade_id -> one line), from the executed notebook and the replies."""
+    cells, report = plan.notebook.cells, list(plan.notes)
     restored: list[str] = []
     for index, cell in enumerate(cells):
         if cell.cell_type != "code":
             continue
-        seconds = run.seconds.get(index, 0.0)
         error = _error(cell)
-        if error is not None and error.get("ename") == "KeyboardInterrupt" and seconds >= cell_timeout:
-            role = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+        if index in run.timed_out and error is not None and error.get("ename") == "KeyboardInterrupt":
+            role = nbgrader_meta(cell).get("grade_id") or f"cell {index}"
             report.append(f"{role} timed out after {cell_timeout:g} s (interrupted)")
         if cell.metadata.get(ROLE) == "guard":
             line = next((ln for ln in _stdout(cell).splitlines()
@@ -402,26 +449,33 @@ def score(reference: NotebookNode, plan: Plan, run: Execution, cell_timeout: flo
             failures[exercise.test_id] = "did not run to its end"
             report.append(f"{exercise.test_id} did not run to its end (output suppressed?): scored 0")
         else:
-            points[exercise.test_id] = exercise.points
-    for test_id, reason in failures.items():
-        report.append(f"{test_id.removesuffix('_tests')} failed: {reason}")
+            points[exercise.test_id], reason = _verdict(cell, exercise.points)
+            if reason is not None:
+                failures[exercise.test_id] = reason
     clock = len(cells) - 1
     reading = _stdout(cells[clock]).split(f"[grading cpu {plan.nonces[clock]}]")
     kernel_cpu = float(reading[1].split()[0]) if len(reading) == 2 else 0.0
-    return {"points": points, "report": report, "failures": failures, "kernel_cpu_seconds": kernel_cpu}
+    return {"points": points, "notes": report, "failures": failures, "kernel_cpu_seconds": kernel_cpu}
+
+
+def _literal(text: str) -> str:
+    """``text`` for a markdown cell, shown exactly as it is: every ASCII punctuation character becomes a
+    numeric character reference, so no ``|``, ``*``, backtick or ``<`` in an exception message can end a
+    table cell, start emphasis or inject HTML."""
+    return "".join(f"&#{ord(ch)};" if ch in string.punctuation else ch for ch in text)
 
 
 def feedback_notebook(reference: NotebookNode, plan: Plan, result: dict, title: str) -> NotebookNode:
     """The executed notebook as the student sees it back: no grader cells, no hidden tests, scores on top."""
-    released = {nbgrader_meta(c)["grade_id"]: visible_source(c) for c in reference.cells if is_test(c)}
+    released = {grade_id: c.source for grade_id, c in released_cells(reference).items() if is_test(c)}
     markers = set(plan.nonces.values())
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(plan.notebook.metadata))
     rows = ["| Упражнение (exercise) | Баллы (points) | Комментарий |", "|---|---|---|"]
     for exercise in exercises(reference):
         earned = result["points"][exercise.test_id]
         rows.append(f"| {exercise.name} | {earned:g} / {exercise.points:g} | "
-                    f"{result['failures'].get(exercise.test_id, 'ok').replace('|', '/')} |")
-    notes = "\n".join(f"- {line}" for line in result["report"] if " failed: " not in line)
+                    f"{_literal(_one_line(result['failures'].get(exercise.test_id, 'ok'), 10_000))} |")
+    notes = "\n".join(f"- {_literal(_one_line(line, 10_000))}" for line in result["notes"])
     head = f"# {title}\n\n" + "\n".join(rows) + ("\n\n" + notes if notes else "")
     nb.cells.append(nbformat.v4.new_markdown_cell(head))
     for cell in plan.notebook.cells:
