@@ -272,6 +272,58 @@ def test_report_entries_stay_whole_in_csv_summary_and_feedback(tmp_path: Path) -
     assert "<li>test cell fx01_square_tests was edited; really | twice, second line</li>" in rendered
 
 
+def test_grading_kernels_talk_over_unix_sockets_in_their_own_folder(tmp_path: Path) -> None:
+    """No TCP port is ever chosen for a grading kernel (so none can collide with another kernel's between
+    choice and bind): every channel is a Unix socket inside that kernel's own scratch folder."""
+    import json
+
+    endpoints = []
+    for name in ("a", "b"):
+        scratch = tmp_path / name
+        scratch.mkdir()
+        km = autograde.kernel_manager(scratch, sandbox.isolation_level())
+        km.write_connection_file()
+        info = json.loads(Path(km.connection_file).read_text(encoding="utf-8"))
+        assert info["transport"] == "ipc" and info["ip"] == str(scratch / "kernel"), info
+        mine = [f"{info['ip']}-{info[f'{channel}_port']}" for channel in ("shell", "iopub", "stdin", "control", "hb")]
+        assert len(set(mine)) == 5 and all(Path(e).parent == scratch for e in mine), mine
+        endpoints += mine
+    assert len(set(endpoints)) == 10
+
+
+@pytest.mark.grading
+def test_a_send_cannot_hide_a_reply_that_has_arrived() -> None:
+    """The grading-stall mechanism, forced: while nbclient waits for a cell's reply, the loop is blocked
+    as the reply comes in and the grader then sends on the shell socket (jupyter_client writes on a plain
+    shadow socket, draining pyzmq's wake-up). With jupyter_client's stock client the reply then sits
+    unread, the kernel idle, until the cell's timeout (60 s here); the grader's client sees it at once."""
+    import asyncio
+    import time
+
+    async def run() -> float:
+        scratch = sandbox.make_scratch()
+        try:
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(1)")])
+            client = autograde.GradingClient(nb, km=autograde.kernel_manager(scratch, "none"), timeout=60,
+                                             interrupt_on_timeout=True, allow_errors=True)
+            async with client.async_setup_kernel(env=sandbox.kernel_env(scratch, fast=True), cwd=str(scratch),
+                                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL):
+                async def send_at_the_wrong_moment() -> None:
+                    await asyncio.sleep(0.2)  # the request is out (the cell sleeps 1 s); nbclient waits for the reply
+                    time.sleep(2.0)  # the loop is blocked while the kernel replies
+                    client.kc.kernel_info()  # a send before the loop has seen the reply
+                meddler = asyncio.ensure_future(send_at_the_wrong_moment())
+                start = time.perf_counter()
+                await client.async_execute_cell(nb.cells[0], 0)
+                meddler.cancel()
+                return time.perf_counter() - start
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    assert asyncio.run(run()) < 30
+
+
 def test_grade_refuses_without_isolation_unless_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture) -> None:
     from tools import assignments

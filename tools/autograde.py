@@ -46,8 +46,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import nbformat
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
@@ -198,6 +202,31 @@ def plan_grading(reference: NotebookNode, submission: NotebookNode) -> Plan:
     return plan
 
 
+class RearmedChannel(AsyncZMQSocketChannel):
+    """A channel whose sends cannot hide a message that has come in.
+
+    jupyter_client's ``Session.send`` writes on a plain (blocking) shadow of the asyncio socket. That write
+    also reads the socket's pending notifications, which drains the edge-triggered file descriptor that
+    pyzmq's event-loop handler waits on, and pyzmq never hears of it: a reply that had just arrived then
+    stays unread while the request waiting for it sleeps until its timeout, the kernel idle meanwhile
+    (reproduced: a 1 s cell with one such send at the wrong moment took the whole 20 s timeout). Reading
+    ``EVENTS`` through the asyncio socket after each send lets pyzmq see what is waiting and wake the
+    waiter (the same fix ipykernel 7.4 made on the kernel's side, for its shell socket).
+    """
+
+    def send(self, msg: dict) -> None:
+        super().send(msg)
+        self.socket.get(zmq.EVENTS)
+
+
+class GradingKernelClient(AsyncKernelClient):
+    """nbclient's kernel client with :class:`RearmedChannel` for the channels the grader sends on."""
+
+    shell_channel_class = RearmedChannel
+    control_channel_class = RearmedChannel
+    stdin_channel_class = RearmedChannel
+
+
 NUDGE_AFTER = 5.0  # seconds without any message about a request before the grader nudges the kernel
 IOPUB_WAIT = 60  # seconds nbclient waits, after a cell's reply, for its last outputs (its default: 4)
 
@@ -221,10 +250,18 @@ class GradingClient(NotebookClient):
 
     async def watch(self, cell: NotebookNode, cell_index: int) -> None:
         """Run beside each cell (cancelled when it ends). While the kernel has published nothing about the
-        cell's request, or has published its end but its reply has not come, send the kernel a harmless
-        request (``kernel_info``) every ``NUDGE_AFTER`` seconds: a message sitting unread behind a missed
-        wake-up of an event loop (the kernel's or ours) is then read with the new one. Each nudge is
-        logged (``GRADING_LOG``); see docs/instructors.md, "Stalls"."""
+        cell's request, or has published its end but its reply has not come, for ``NUDGE_AFTER`` seconds:
+
+        1. Look at the grader's own shell and IOPub sockets. A message already waiting there while nbclient
+           still waits means the grader's event loop missed the socket's (edge-triggered) wake-up; reading
+           the socket's ``EVENTS`` makes pyzmq hand the message to the waiting request at once. Logged as
+           ``waiting unread in the grader's ... socket``.
+        2. Otherwise send the kernel a harmless request (``kernel_info``): a request or reply stranded in
+           the kernel behind a missed wake-up of its event loop is read with the new one. Logged as
+           ``nudged the kernel``.
+
+        Both go to ``GRADING_LOG``; ``python -m tests.grading.load_check`` counts them (docs/instructors.md,
+        "Stalls"). Which of the two fires tells on which side a stall sits."""
         nudges, log = 0, logging.getLogger("grading")
         while True:
             await asyncio.sleep(NUDGE_AFTER)
@@ -235,7 +272,16 @@ class GradingClient(NotebookClient):
                 why = "the kernel went idle but its reply has not come"
             else:
                 continue
-            self.kc.kernel_info()
+            # nbclient waits on the shell socket for the reply, and on IOPub until the request's idle status
+            channels = [("shell", self.kc.shell_channel)] + ([("IOPub", self.kc.iopub_channel)]
+                                                            if "idle" not in marks else [])
+            unread = [name for name, channel in channels
+                      if channel.socket.get(zmq.EVENTS) & zmq.POLLIN]  # reading EVENTS also re-arms pyzmq
+            if unread:
+                log.warning("cell %d: %s: a message was waiting unread in the grader's %s socket (woken)",
+                            cell_index, why, " and ".join(unread))
+                continue
+            self.kc.kernel_info()  # on a RearmedChannel: this send cannot itself hide a reply
             nudges += 1
             log.warning("cell %d: %s: nudged the kernel (%d)", cell_index, why, nudges)
 
@@ -300,6 +346,18 @@ def _replayable(plan: Plan, result: Execution, index: int) -> bool:
             and index not in result.timed_out)
 
 
+def kernel_manager(scratch: Path, level: str, masked: list[str] | tuple[str, ...] = ()) -> AsyncKernelManager:
+    """The manager of one grading kernel. Its five channels are Unix sockets (ZeroMQ ``ipc``) named
+    ``kernel-<n>`` inside its own fresh scratch folder, never TCP ports: no other kernel on the machine (a
+    second grading worker's, nbval's, JupyterLab's) can be offered or take the same endpoint between the
+    moment the grader picks it and the moment the sandboxed kernel binds it."""
+    specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, masked))
+    km = AsyncKernelManager(kernel_name="sandbox", transport="ipc", ip=str(scratch / "kernel"),
+                            kernel_spec_manager=specs, client_factory=GradingKernelClient)
+    km.connection_file = str(scratch / "kernel.json")
+    return km
+
+
 async def _run_kernel(plan: Plan, result: Execution, first: int, *, cell_timeout: float, level: str,
                       masked: list[str] | tuple[str, ...], fast: bool) -> tuple[int, str] | None:
     """One kernel: replay the cells before ``first`` that ran, then run the cells from ``first`` on.
@@ -310,10 +368,7 @@ async def _run_kernel(plan: Plan, result: Execution, first: int, *, cell_timeout
     replay = [i for i in range(first) if _replayable(plan, result, i)]
     recording = {"on": False}
     try:
-        specs = sandbox.SandboxSpecs(sandbox.kernel_argv(level, scratch, masked))
-        km = AsyncKernelManager(kernel_name="sandbox", transport="ipc", ip=str(scratch / "kernel"),
-                                kernel_spec_manager=specs)
-        km.connection_file = str(scratch / "kernel.json")
+        km = kernel_manager(scratch, level, masked)
 
         def on_executed(cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
             if recording["on"]:

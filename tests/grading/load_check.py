@@ -5,8 +5,9 @@
 Per run: wall seconds, the slowest pair whose submission neither loops nor kills its kernel, every score
 that differs from tests/test_grading.py's EXPECTED, every "timed out" or "stopped the kernel" report line
 where the submission does not loop or kill, and the counts of the workers' warnings (``GRADING_LOG``):
-nudges, cells waited for 10 s longer than the kernel worked, nbclient's reply and IOPub timeouts (the
-reply timeouts of the two looping submissions are expected).
+nudges (a request or reply stranded in the kernel), messages found waiting unread in the grader's own
+sockets (a wake-up missed on the grader's side), cells waited for 10 s longer than the kernel worked,
+nbclient's reply and IOPub timeouts (the reply timeouts of the two looping submissions are expected).
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def main() -> int:
                 if not any("timed out" in p or "stopped the kernel" in p for p in phrases):
                     slowest = max(slowest, (float(row["seconds"]), f"{row['student']}/{row['notebook']}"))
             log = (out / "worker.log").read_text() if (out / "worker.log").exists() else ""
-            counts = {"nudges": log.count("nudged the kernel"), "long waits": log.count(" waited "),
+            counts = {"nudges": log.count("nudged the kernel"),
+                      "grader-side wake-ups": log.count("waiting unread in the grader's"),
+                      "long waits": log.count(" waited "),
                       "iopub timeouts": log.count("Timeout waiting for IOPub"),
                       "reply timeouts": log.count("Timeout waiting for execute reply")}
             failures += bool(problems)
