@@ -17,7 +17,7 @@ export LECTURE_DATA_DIR
 # kernel of `make lab` and environment.yml carry the same settings (tools/lab_environment.py).
 RUN_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE PATH="$(BIN):$$PATH"
 
-.PHONY: venv lab test test-gpu execute bench lint release grade lock clean
+.PHONY: venv lab test test-gpu execute bench lint mutate release grade lock clean
 
 venv: $(STAMP)
 
@@ -58,6 +58,18 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lecture_utils tests benchmarks tools notebooks
+
+# Mutation testing (docs/authoring.md, "Mutation testing"; not part of `make test`): mutmut mutates the
+# modules listed in pyproject's [tool.mutmut] and runs, for each mutant, the selected unit tests that call
+# the mutated function; prints the score per module. A fresh run each time (mutants/ is git-ignored, the log
+# goes to build/mutmut.log); MUTATE_JOBS workers (1 by default, niced: the machine is shared).
+MUTATE_JOBS ?= 1
+mutate: $(STAMP)
+	rm -rf mutants && mkdir -p build
+	$(RUN_ENV) nice -n 10 $(BIN)/mutmut run --max-children $(MUTATE_JOBS) > build/mutmut.log 2>&1 \
+		|| { tail -40 build/mutmut.log; exit 1; }
+	$(BIN)/python tests/mutation_scores.py mutants
+	@echo "survivors: $(BIN)/mutmut results; one diff: $(BIN)/mutmut show <name>"
 
 # Graded assignments (docs/instructors.md): student versions into build/release/; grades of
 # SUBMISSIONS=<dir> (one folder per student) into build/grades.csv and build/feedback/.
