@@ -141,6 +141,19 @@ def test_fit_trains_records_history_and_evaluates():
         history.best("mse", mode="median")
 
 
+def test_history_series_reads_steps_or_evaluations_and_names_what_was_recorded():
+    one_step = History(steps=[{"step": 1, "loss": 0.5}], evals=[{"step": 1, "acc": 0.9}])
+    assert one_step.series("loss") == [0.5] and one_step.series("acc") == [0.9]  # a single row is enough
+    history = History(steps=[{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25}], evals=[{"step": 2, "acc": 0.75}])
+    assert history.last("loss") == 0.25 and history.last("acc") == 0.75
+    with pytest.raises(KeyError, match=r"'f1' was not recorded; recorded keys: \['acc', 'loss', 'step'\]"):
+        history.series("f1")
+    with pytest.raises(KeyError, match=r"recorded keys: \['acc', 'step'\]"):
+        History(evals=[{"step": 1, "acc": 0.9}, {"step": 2, "acc": 0.8}]).series("loss")  # no step rows
+    with pytest.raises(KeyError, match=r"recorded keys: \['loss', 'step'\]"):
+        History(steps=[{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]).series("acc")  # no evaluations
+
+
 def test_fit_eval_every_and_clipping_bound_the_update():
     model, batches, step_loss, _ = regression_problem()
     before = model.weight.detach().clone()

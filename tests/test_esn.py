@@ -277,6 +277,18 @@ def test_ridge_readout_rejects_non_finite_states():
         EchoStateNetwork(1, 10, seed=0).run(torch.tensor([[0.0], [float("-inf")]]))
 
 
+def test_ridge_readout_rejects_non_finite_targets_and_solves_a_singular_unpenalised_problem():
+    targets = torch.zeros(20, 1)
+    targets[3, 0] = float("inf")
+    with pytest.raises(ValueError, match="targets: expected finite values.*step 3"):
+        ridge_readout(torch.randn(20, 3), targets, 1e-3)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(50, 1, generator=g, dtype=torch.float64).repeat(1, 2)  # two equal columns: X^T X is singular
+    y = 2 * x[:, :1] + 1
+    w, b = ridge_readout(x, y, 0.0)  # ridge 0 is allowed; the Cholesky fails, least squares takes over
+    torch.testing.assert_close(x @ w.T + b, y, atol=1e-9, rtol=0)
+
+
 def test_free_run_errors_compare_each_prediction_with_the_next_true_value():
     """On a sine the fitted ESN continues almost exactly: near-zero errors when aligned, about the step's
     change (the sine's slope) when compared with the series shifted by one step."""
@@ -288,3 +300,135 @@ def test_free_run_errors_compare_each_prediction_with_the_next_true_value():
     assert errors.max() < 0.02
     shifted = np.abs(np.sin(2 * np.pi * np.arange(1, 21) / 25) - np.sin(2 * np.pi * np.arange(20) / 25))
     assert shifted.mean() / float(sine.std()) > 0.2  # what a one-step misalignment would cost
+
+
+# ---- contracts the mutation run (make mutate) found untested ---------------------------------------------------
+
+
+def _sine(steps: int = 400) -> torch.Tensor:
+    return 3.0 * torch.sin(torch.arange(steps, dtype=torch.float64) * 0.2)[:, None]  # (time, 1), std != 1
+
+
+def _fitted(feedback: float = 0.0) -> EchoStateNetwork:
+    esn = EchoStateNetwork(1, 40, spectral_radius=0.9, input_scaling=0.3, feedback_scaling=feedback, seed=3,
+                           dtype=torch.float64)
+    series = _sine()
+    return esn.fit(series[:300], series[1:301], washout=50)
+
+
+@pytest.mark.parametrize("feedback", [0.0, 0.5])
+def test_free_run_errors_are_the_documented_free_runs(feedback):
+    series, esn = _sine(), _fitted(feedback)
+    got = free_run_errors(esn, series, [30, 200], horizon=5, warmup=30)
+    for i, s in enumerate([30, 200]):
+        esn.reset()
+        esn.predict(series[s - 30 : s], teacher=series[s - 30 + 1 : s + 1] if feedback else None)
+        free = esn.generate(5, first_input=series[s])  # (5, 1), from the true value at s
+        expected = (free - series[s + 1 : s + 6]).abs().squeeze(1) / series.std()
+        np.testing.assert_allclose(got[i], expected.numpy(), rtol=1e-12, atol=0)
+
+
+def test_free_run_errors_defaults_and_limits():
+    series, esn = _sine(), _fitted()
+    assert free_run_errors(esn, series, [100]).shape == (1, 84)  # warmup 100, horizon 84 (Jaeger & Haas' step 84)
+    last = series.shape[0] - 5 - 1
+    assert free_run_errors(esn, series, [1, last], horizon=5, warmup=1).shape == (2, 5)
+    assert free_run_errors(esn, series, [10], horizon=1, warmup=10).shape == (1, 1)
+    for starts, horizon, warmup in [([last + 1], 5, 1), ([9], 5, 10), ([10], 0, 10), ([10], 5, 0)]:
+        with pytest.raises(ValueError):
+            free_run_errors(esn, series, starts, horizon=horizon, warmup=warmup)
+
+
+def test_nrmse_of_arrays_and_trainable_tensors_and_a_constant_target():
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    assert nrmse(np.full(4, 1.5), t) == pytest.approx(1.0)  # the mean scores 1
+    assert nrmse(torch.tensor(t, requires_grad=True), torch.from_numpy(t)) == 0.0
+    with pytest.raises(ValueError, match="non-constant"):
+        nrmse(t, np.zeros(4))
+
+
+def _silent(units: int = 6, **kwargs) -> EchoStateNetwork:
+    """An ESN whose weights are all zero: its states are tanh of the noise alone (leak rate 1)."""
+    zeros = (torch.zeros(units, units), torch.zeros(units, 1), torch.zeros(units), torch.zeros(units, 1))
+    return EchoStateNetwork(1, units, leak_rate=1.0, weights=zeros, dtype=torch.float64, **kwargs)
+
+
+def test_noise_is_uniform_in_its_amplitude_new_at_each_step_and_unit_and_repeatable():
+    drawn = torch.atanh(_silent(seed=5).run(torch.zeros(2000, 1), noise=0.5))  # (time, units)
+    assert drawn.abs().max() <= 0.5 and drawn.max() > 0.49 and drawn.min() < -0.49
+    assert abs(float(drawn.mean())) < 0.02 and float(drawn.std()) == pytest.approx(0.5 / 3**0.5, rel=0.05)
+    assert not torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[:, 0], drawn[:, 1])
+    assert torch.equal(torch.atanh(_silent(seed=5).run(torch.zeros(2000, 1), noise=0.5)), drawn)
+    assert torch.equal(_silent(seed=5).run(torch.zeros(5, 1)), torch.zeros(5, 6))  # noise 0: nothing
+
+
+def test_fit_uses_the_network_noise():
+    series = _sine()
+    quiet, noisy = (EchoStateNetwork(1, 30, noise=n, seed=1, dtype=torch.float64) for n in (0.0, 0.1))
+    quiet.fit(series[:300], series[1:301]), noisy.fit(series[:300], series[1:301])
+    assert not torch.allclose(quiet.w_out, noisy.w_out)
+
+
+def test_predict_and_generate_continue_where_they_left_off():
+    series, esn = _sine(), _fitted()
+    esn.reset()
+    out = esn.predict(series[:20])
+    after_predict = esn.generate(3)
+    esn.reset()
+    esn.predict(series[:20])
+    assert torch.equal(esn.generate(3, first_input=out[-1]), after_predict)  # the last output is the next input
+    esn.reset()
+    esn.predict(series[:20], teacher=series[1:21])
+    with_teacher = esn.generate(3)
+    esn.reset()
+    esn.predict(series[:20])
+    assert torch.equal(esn.generate(3, first_input=series[20]), with_teacher)  # a teacher's last value wins
+    esn.reset()
+    esn.predict(series[:20])
+    assert not torch.equal(esn.generate(3, first_input=torch.tensor([0.7], dtype=torch.float64)), after_predict)
+    esn.reset()
+    esn.predict(series[:20])
+    whole = esn.generate(7)
+    esn.reset()
+    esn.predict(series[:20])
+    assert torch.equal(torch.cat([esn.generate(4), esn.generate(3)]), whole)  # state and last output carried on
+    assert esn.generate(0).shape == (0, 1)
+    before = esn.last_output.clone()
+    assert esn.predict(series[:0]).shape == (0, 1) and torch.equal(esn.last_output, before)
+
+
+def test_fit_washout_default_and_limits():
+    series = _sine()
+    default = EchoStateNetwork(1, 30, seed=2, dtype=torch.float64).fit(series[:200], series[1:201])
+    explicit = EchoStateNetwork(1, 30, seed=2, dtype=torch.float64).fit(series[:200], series[1:201], washout=100)
+    assert torch.equal(default.w_out, explicit.w_out)
+    EchoStateNetwork(1, 30, seed=2).fit(series[:200], series[1:201], washout=0)  # no washout is allowed
+    with pytest.raises(ValueError, match="washout"):
+        EchoStateNetwork(1, 30, seed=2).fit(series[:200], series[1:201], washout=200)
+
+
+def test_fit_and_free_run_passes_its_settings_and_checks_its_limits():
+    series = _sine()
+    got = fit_and_free_run(series, train=150, horizon=4, units=30, washout=50, seed=7, spectral_radius=0.5)
+    esn = EchoStateNetwork(1, 30, seed=7, spectral_radius=0.5)
+    esn.fit(series[:150], series[1:151], washout=50)
+    assert torch.equal(got, esn.generate(4))
+    assert torch.equal(fit_and_free_run(series, train=150, horizon=4, units=30),
+                       fit_and_free_run(series, train=150, horizon=4, units=30, washout=100))
+    n = series.shape[0]
+    for train in (101, n - 2):
+        assert fit_and_free_run(series, train=train, horizon=1, units=10).shape == (1, 1)
+    for train in (100, n - 1):
+        with pytest.raises(ValueError, match="train"):
+            fit_and_free_run(series, train=train, horizon=1, units=10)
+
+
+def test_memory_capacity_defaults_length_and_limits():
+    esn = EchoStateNetwork(1, 20, spectral_radius=0.9, input_scaling=0.1, input_connectivity=1.0, seed=0)
+    mc = memory_capacity(esn, max_delay=3)
+    assert mc.shape == (3,) and mc[0] > 0.8  # one value per delay 1..3; the last input is well remembered
+    np.testing.assert_array_equal(mc, memory_capacity(esn, max_delay=3, steps=4000, washout=200, seed=0))
+    assert memory_capacity(esn, max_delay=1, steps=2 * (10 + 1) + 1, washout=10).shape == (1,)
+    for max_delay, steps in [(0, 4000), (2, 2 * (10 + 2))]:
+        with pytest.raises(ValueError, match="max_delay"):
+            memory_capacity(esn, max_delay=max_delay, steps=steps, washout=10)

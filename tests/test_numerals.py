@@ -80,6 +80,12 @@ def test_known_cases(n, words):
     assert " ".join(number_to_words(n)) == words
 
 
+def test_the_vocabulary_is_exactly_the_words_that_occur_once_each():
+    scaled = [m * 1000**s for s in (1, 2, 3) for m in (1, 2, 5)]  # each scale word in its three forms
+    produced = {w for n in [*range(1000), *scaled] for w in number_to_words(n)}
+    assert sorted(target_words()) == sorted(produced)  # no word missing, none extra, none twice
+
+
 def test_every_word_is_in_the_vocabulary():
     rng = np.random.default_rng(0)
     vocab = set(target_words())
@@ -126,7 +132,8 @@ def test_batch_padding_and_eos():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", "empty"), ("   ", "empty"), ("12a", "only the digits"), ("0012", "leading zeros"),
+    [("", "empty"), ("   ", "empty"), ("12a", "only the digits"), ("1X2", "only the digits"),
+     ("0012", "leading zeros"), ("01", "leading zeros"),
      ("1" * 13, "at most 12"), (12, "expected a str")],
 )
 def test_parse_number_text_rejects_bad_input(text, message):
@@ -137,3 +144,4 @@ def test_parse_number_text_rejects_bad_input(text, message):
 def test_parse_number_text_accepts_spaces_and_zero():
     assert parse_number_text("2 026") == "2026"
     assert parse_number_text("0") == "0"
+    assert parse_number_text("9" * 12) == "9" * 12  # the largest number the model knows: 12 digits

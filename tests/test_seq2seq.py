@@ -140,8 +140,14 @@ def test_inverse_sigmoid_decay_and_midpoint():
     assert math.isclose(k * math.log(k), 300, rel_tol=1e-6)
     assert math.isclose(inverse_sigmoid_decay(300, k), 0.5, rel_tol=1e-6)
     assert inverse_sigmoid_decay(0, k) > 0.95 and inverse_sigmoid_decay(1200, k) < 0.01
-    with pytest.raises(ValueError):
+    assert inverse_sigmoid_decay(0, 1.0) == 0.5  # k = 1, the smallest allowed: 1 / (1 + e^0)
+    small = decay_k_for_midpoint(1.0)  # k ln k = 1 has its root below 2, near 1.763
+    assert math.isclose(small * math.log(small), 1.0, rel_tol=1e-9) and small < 2
+    with pytest.raises(ValueError, match="k >= 1"):
         inverse_sigmoid_decay(0, 0.5)
+    for midpoint in (0, -1.0):
+        with pytest.raises(ValueError, match="midpoint"):
+            decay_k_for_midpoint(midpoint)
 
 
 def test_regimes():
@@ -156,6 +162,11 @@ def test_regimes():
     ]
     coins = {r.name: r.coin for r in standard_regimes(400)}
     assert coins["lecture_coin"] == "sequence" and coins["batch_coin"] == "batch"
+    regimes = {r.name: r for r in standard_regimes(400)}
+    assert [regimes[n].teacher_prob_at(0) for n in ("teacher_forcing", "free_running", "lecture_coin", "batch_coin")] \
+        == [1.0, 0.0, 0.5, 0.5]
+    scheduled = regimes["scheduled_sampling"]
+    assert math.isclose(scheduled.teacher_prob_at(200), 0.5, rel_tol=1e-6)  # halfway through the 400 steps
     with pytest.raises(ValueError, match="kind"):
         Regime("x", "bogus")
     with pytest.raises(ValueError, match="coin"):

@@ -215,3 +215,56 @@ def test_char_cnn_widths_and_padding():
         cnn(chars.float())
     with pytest.raises(ValueError, match=r"\(forms, characters\)"):
         cnn(chars[0])
+
+
+# ---- contracts the mutation run (make mutate) found untested ---------------------------------------------------
+
+
+def test_baseline_takes_the_majority_tag_of_the_exact_form_then_the_lower_case_then_the_overall_one():
+    train = [
+        (["the", "run"], ["DET", "NOUN"]),
+        (["we", "run"], ["PRON", "VERB"]),
+        (["they", "run"], ["PRON", "VERB"]),
+        (["Apple", "sells", "runs"], ["PROPN", "VERB", "VERB"]),
+        (["an", "apple", "apple"], ["DET", "NOUN", "NOUN"]),
+    ]
+    baseline = tg.MostFrequentTag(train)
+    # run: VERB 2 : NOUN 1; Apple exactly: PROPN; APPLE via lower case: NOUN 2 : PROPN 1; unseen: VERB (4 of 13)
+    assert baseline.predict([["run", "Apple", "APPLE", "zebra"]]) == [["VERB", "PROPN", "NOUN", "VERB"]]
+    with pytest.raises(ValueError):
+        tg.MostFrequentTag([(["a", "b"], ["X"])])  # one tag short
+
+
+def test_evaluate_tags_splits_seen_and_unseen_words_and_gives_nan_for_an_empty_part():
+    gold = [(["a", "b", "c", "d"], ["X", "X", "Y", "Y"])]
+    scores = tg.evaluate_tags(gold, [["X", "Y", "Y", "Y"]], known={"a", "b", "c"})
+    assert scores == {"accuracy": 0.75, "seen_accuracy": 2 / 3, "oov_accuracy": 1.0, "oov_share": 0.25}
+    all_seen = tg.evaluate_tags(gold, [["X", "X", "Y", "X"]], known={"a", "b", "c", "d"})
+    assert all_seen["seen_accuracy"] == 0.75 and all_seen["oov_accuracy"] != all_seen["oov_accuracy"]  # NaN
+    none_seen = tg.evaluate_tags(gold, [["X", "X", "Y", "X"]], known=set())
+    assert none_seen["oov_accuracy"] == 0.75 and none_seen["seen_accuracy"] != none_seen["seen_accuracy"]
+
+
+def test_confusion_counts_and_common_errors_count_repeats_and_rank_by_count():
+    gold = [(["a", "b", "c", "d", "e", "f"], ["N", "N", "N", "V", "V", "A"])]
+    predicted = [["V", "V", "N", "N", "A", "V"]]
+    counts = tg.confusion_counts(gold, predicted, ["A", "N", "V"])
+    assert counts.dtype == torch.long
+    assert counts.tolist() == [[0, 0, 1], [0, 1, 2], [1, 1, 0]]  # row gold, column predicted
+    errors = tg.common_errors(gold, predicted)
+    assert errors[0] == ("N", "V", 2, ["a", "b"])  # the most frequent confusion first
+    assert [e[:3] for e in errors[1:]] == [("A", "V", 1), ("V", "A", 1), ("V", "N", 1)]  # ties by (gold, predicted)
+    many = [([f"w{i}" for i in range(10)], [f"T{i}" for i in range(10)])]
+    wrong = [[f"T{(i + 1) % 10}" for i in range(10)]]
+    assert len(tg.common_errors(many, wrong)) == 8  # top 8 by default
+    same = [([f"w{i}" for i in range(6)] * 2, ["N"] * 12)]
+    (only,) = tg.common_errors(same, [["V"] * 12])
+    assert only[2] == 12 and only[3] == ["w0", "w1", "w2", "w3"]  # 4 examples by default, most frequent first
+
+
+def test_train_config_builds_the_model_it_describes():
+    enc = tagging.Encoders.fit(TRAIN)
+    config = tg.TrainConfig(word_dim=5, char_filters=3, hidden=7, dropout=0.25)
+    model = config.model(enc)
+    assert model.word_embed.embedding_dim == 5 and model.lstm.hidden_size == 7 and model.dropout.p == 0.25
+    assert all(conv.out_channels == 3 for conv in model.char_cnn.convs)

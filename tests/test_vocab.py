@@ -15,6 +15,7 @@ def test_frequency_cutoff_and_unknown_words():
     assert vocab.itos == [PAD_TOKEN, UNK_TOKEN, "a", "b", "d"]  # most frequent first, ties alphabetically; "c" cut
     assert vocab.encode(["a", "c", "zebra"]).tolist() == [2, 1, 1]
     assert "c" not in vocab and "d" in vocab and len(vocab) == 5
+    assert vocab.encode([]).dtype == torch.long  # an empty sentence still gives indices, not floats
     assert (vocab.pad_index, vocab.unk_index, vocab.sos_index, vocab.eos_index) == (0, 1, None, None)
     assert Vocab.build(["a", "b", "a"]).itos == [PAD_TOKEN, UNK_TOKEN, "a", "b"]  # min_freq=1 keeps every token
     with pytest.raises(ValueError, match="min_freq"):
@@ -39,6 +40,7 @@ def test_decode_stops_at_eos_and_skips_pad_and_sos():
     x, y = vocab.index("x"), vocab.index("y")
     assert vocab.decode([vocab.sos_index, x, vocab.pad_index, y, vocab.eos_index, x]) == ["x", "y"]
     assert vocab.decode(torch.tensor([y, x])) == ["y", "x"]  # no <eos>: everything
+    assert vocab.decode(torch.tensor([vocab.sos_index, x, vocab.pad_index, vocab.eos_index, y])) == ["x"]
     tags = Vocab(["NOUN", "VERB"], specials=())
     assert tags.decode([0, 1, 0]) == ["NOUN", "VERB", "NOUN"]  # no specials: id 0 is a real tag
 
