@@ -33,6 +33,7 @@ from lecture_utils.data.ventilator import (
     simulate_breaths,
     split_breaths,
 )
+from lecture_utils.models.init import set_forget_gate_bias
 from lecture_utils.models.regressor import (
     StackedLSTMRegressor,
     count_parameters,
@@ -50,8 +51,7 @@ OUT = Path("build/bench/ventilator.json")
 def keras_init_lstm_(lstm: nn.LSTM) -> None:
     """The reference answer of notebook 02's exercise 2 (the package does not ship it, so that the
     exercise cannot be imported): Xavier input weights, orthogonal recurrent ones, zero biases but a
-    total forget-gate bias of 1 (rows H:2H of ``bias_ih``; PyTorch's gate order is i, f, g, o)."""
-    hidden = lstm.hidden_size
+    total forget-gate bias of 1."""
     for name, p in lstm.named_parameters():
         if name.startswith("weight_ih"):
             nn.init.xavier_uniform_(p)
@@ -59,8 +59,7 @@ def keras_init_lstm_(lstm: nn.LSTM) -> None:
             nn.init.orthogonal_(p)
         else:
             nn.init.zeros_(p)
-            if name.startswith("bias_ih"):
-                nn.init.ones_(p[hidden : 2 * hidden])
+    set_forget_gate_bias(lstm, 1.0)
 
 
 def train_and_score(hidden, bidirectional, seed, x_train, train, x_test, test) -> tuple[float, int, float]:

@@ -237,3 +237,14 @@ def test_first_steps_cuts_every_per_step_field_and_keeps_the_rest(breaths):
     assert torch.equal(breath_features(cut), breath_features(breaths)[:, :32])  # features are causal in time
     with pytest.raises(ValueError, match=r"n_steps: expected an int in \[1, 80\]"):
         breaths.first_steps(81)
+
+
+def test_during_expiration_the_effort_drives_flow_through_both_resistances():
+    """q[t] = -(V[t-1] / C - effort[t]) / (R + R_EXP) on every expiratory step (C in mL/cmH2O)."""
+    from lecture_utils.data.ventilator import INSPIRATORY_STEPS, R_EXP
+
+    b = simulate_breaths(200, seed=8, noise_sigma=0.0, effort_sigma=3.0)
+    v_before = b.volume[:, INSPIRATORY_STEPS - 1 : -1].double()
+    expected = -(v_before / b.c[:, INSPIRATORY_STEPS:] - b.effort[:, INSPIRATORY_STEPS:]) / (b.r[:, 30:] + R_EXP)
+    assert torch.allclose(b.flow[:, INSPIRATORY_STEPS:].double(), expected, atol=1e-5)
+    assert (b.flow[:, INSPIRATORY_STEPS:] > 0).any(), "a strong enough effort draws air in during expiration"
