@@ -248,3 +248,16 @@ def test_during_expiration_the_effort_drives_flow_through_both_resistances():
     expected = -(v_before / b.c[:, INSPIRATORY_STEPS:] - b.effort[:, INSPIRATORY_STEPS:]) / (b.r[:, 30:] + R_EXP)
     assert torch.allclose(b.flow[:, INSPIRATORY_STEPS:].double(), expected, atol=1e-5)
     assert (b.flow[:, INSPIRATORY_STEPS:] > 0).any(), "a strong enough effort draws air in during expiration"
+
+
+def test_first_version_has_no_effort_and_the_old_gains():
+    """VENTILATOR_V1 (notebook 04's data): no effort, u_in[0] = (1 + 15 dt)(target - PEEP), and it rings at R = 50."""
+    from lecture_utils.data.ventilator import VENTILATOR_V1
+
+    b = simulate_breaths(400, seed=0, noise_sigma=0.0, **VENTILATOR_V1)
+    assert (b.effort == 0).all()
+    assert torch.allclose(b.u_in[:, 0], (1 + 15 * DT) * (b.target - PEEP), atol=1e-4)
+    du = torch.diff(b.u_in[b.r[:, 0] == 50, :12], dim=1)
+    assert ((torch.sign(du[:, 1:]) * torch.sign(du[:, :-1])) < 0).float().mean() > 0.5
+    with pytest.raises(ValueError, match="controller_gains"):
+        simulate_breaths(10, controller_gains=(-1.0, 15.0))

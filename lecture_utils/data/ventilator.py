@@ -63,6 +63,9 @@ EFFORT_CORRELATION = 0.9  # per step: the effort changes slowly (about 10 steps,
 TARGET_RANGE = (10.0, 30.0)  # cmH2O above PEEP
 GAIN_RANGE = (0.6, 1.4)
 FEATURE_NAMES = ("R", "C", "u_in", "u_out", "time", "u_in_cumsum")
+# The simulator's first version (no patient effort, a controller that rings at R = 50), on which notebook
+# 04's experiments were run: ``simulate_breaths(n, seed, **VENTILATOR_V1)`` reproduces its breaths exactly.
+VENTILATOR_V1 = {"effort_sigma": 0.0, "controller_gains": (1.0, 15.0)}
 
 
 @dataclass(frozen=True)
@@ -130,12 +133,15 @@ def simulate_breaths(
     controller_sees_noise: bool = False,
     effort_sigma: float = EFFORT_SIGMA,
     effort_correlation: float = EFFORT_CORRELATION,
+    controller_gains: tuple[float, float] = (KP, KI),
 ) -> Breaths:
     """Simulate ``n_breaths`` breaths, deterministically from ``seed`` (see the module docstring).
 
     ``r_values``/``c_values`` choose which of the lung attributes {5, 20, 50} x {10, 20, 50} occur
     (drawn uniformly per breath); ``gain_range = (1, 1)`` removes the hidden valve gain and
-    ``effort_sigma = 0`` the patient's effort.
+    ``effort_sigma = 0`` the patient's effort. ``controller_gains = (KP, KI)`` sets the PI gains;
+    ``(1.0, 15.0)`` with ``effort_sigma=0`` gives this module's first version (its controller rings at
+    R = 50), which notebook 04's experiments were run on.
     """
     sizes = {"n_breaths": n_breaths, "n_steps": n_steps, "inspiratory_steps": inspiratory_steps}
     for name, value in sizes.items():
@@ -155,6 +161,9 @@ def simulate_breaths(
         raise ValueError(f"effort_sigma: expected a non-negative number of cmH2O, got {effort_sigma!r}")
     if not 0 <= effort_correlation < 1:
         raise ValueError(f"effort_correlation: expected a number in [0, 1), got {effort_correlation!r}")
+    kp, ki = controller_gains
+    if not (math.isfinite(kp) and math.isfinite(ki) and kp >= 0 and ki >= 0):
+        raise ValueError(f"controller_gains: expected two non-negative numbers (KP, KI), got {controller_gains!r}")
     low, high = gain_range
     if not 0 < low <= high:
         raise ValueError(f"gain_range: expected (low, high) with 0 < low <= high, got {gain_range!r}")
@@ -184,7 +193,7 @@ def simulate_breaths(
         if t < inspiratory_steps:
             error = target - seen  # (breaths,)
             trial = integral + error * DT
-            u = np.clip(KP * error + KI * trial, 0.0, 100.0)
+            u = np.clip(kp * error + ki * trial, 0.0, 100.0)
             # Anti-windup: the sum stops growing while the valve is pinned and the error pushes further.
             pinned = ((u >= 100.0) & (error > 0)) | ((u <= 0.0) & (error < 0))
             integral = np.where(pinned, integral, trial)
