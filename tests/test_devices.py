@@ -34,7 +34,7 @@ CPU_BY_DESIGN = {
     "models/regressor.__init__": "registered buffers, moved by Module.to()",
     "models/regressor.train_regressor": "batch indices drawn by a CPU generator, the batches are moved to the device",
     "models/seq2seq.evaluate": "CPU accumulators; every addition is .cpu()'d first",
-    "data/tagging.encode": DATA,
+    "data/vocab.encode": DATA,
     "data/tagging.batch": DATA,
     "data/tagging.length_batches": "batch composition drawn by a CPU generator (plain indices)",
     "models/tagger.confusion_counts": "counts over Python lists of tags",
