@@ -8,8 +8,10 @@ word handling the notebook keeps on validation (``KEPT``: EWT all words with wor
 ``min_word_freq=2`` without word dropout), once per seed of ``SEEDS``. The lexicon of unambiguous words
 (a word seen at least ``k`` times in training, always with one tag, gets that tag) is applied with the
 ``k`` of ``LEXICON_K`` that is best on validation (mean over the seeds), kept only if it beats the tagger
-alone there. The test set is read once, after all training and choices. On the same training split, two
-references:
+alone there. The ablation ``no_chars`` trains the same tagger without its character CNN
+(``char_filters=0``, everything else as kept) on the same seeds: notebook 06 runs it on Taiga only (its CPU
+budget), so EWT's is measured here. The test set is read once, after all training and choices. On the
+same training split, two references:
 
 - the most-frequent-tag baseline (:class:`lecture_utils.models.tagger.MostFrequentTag`);
 - a classic non-neural peer, NLTK's averaged perceptron tagger (``nltk.tag.perceptron.PerceptronTagger``,
@@ -22,6 +24,8 @@ test words, on words seen in training and on unseen (OOV) words for the tagger (
 (``lexicon_test_accuracy`` ..., and ``lexicon_k``, 0 when validation keeps none), the baseline
 (``baseline_*``) and the peer (``peer_*``); for the tagger with and without the lexicon the per-seed test
 accuracy (``test_accuracy_seed0`` ...) and its range (``test_accuracy_seed_min`` / ``_seed_max``);
+the ablation's ``no_chars_*`` keys (the same test keys, and its validation accuracy beside the tagger's:
+``no_chars_validation_accuracy`` / ``validation_accuracy``, means with ``_seed_min`` / ``_seed_max``);
 the epochs run and the best epoch per seed; training CPU seconds of the tagger (mean and max over seeds)
 and the peer (``train_seconds``, ``train_seconds_max``, ``peer_train_seconds``); the tagger's inference
 speed. Single-threaded; run from the repository root (``make bench``).
@@ -57,6 +61,7 @@ KEPT = {  # the word handling notebook 06 keeps for each language on validation:
     "en": (1, {}),
     "ru": (2, {"word_dropout": 0.0}),
 }
+ABLATION = {"no_chars_": {"char_filters": 0}}  # prefix -> what the ablated tagger changes from the kept one
 
 
 def perceptron_peer(train: list, test_words: list) -> tuple[list[list[str]], float]:
@@ -103,6 +108,23 @@ def choose_lexicon_k(train: list, validation: list, predicted: list[list[list[st
     return best if scores[best] > mean(predicted) else 0
 
 
+def train_runs(lang: str, variant: str, enc: Encoders, train: list, validation: list, overrides: dict
+               ) -> list[tuple]:
+    """One tagger per seed of ``SEEDS`` with the language's settings changed by ``overrides``: (model,
+    history, training CPU seconds) each, early-stopped on ``validation``."""
+    name = f"{lang} {variant}"
+    runs = []
+    for seed in SEEDS:
+        start = time.process_time()
+        model, history = train_tagger(enc, train, validation, replace(TAGGER_CONFIGS[lang], seed=seed, **overrides),
+                                      desc=f"{name} seed {seed}", progress=False)
+        runs.append((model, history, time.process_time() - start))
+        curve = history.series("dev_accuracy")
+        print(f"{name} seed {seed}: {len(curve)} epochs, validation accuracy per epoch "
+              f"{[round(x, 4) for x in curve]}, {runs[-1][2]:.0f} s CPU", flush=True)
+    return runs
+
+
 def bench_language(lang: str) -> dict[str, float]:
     splits = selection_splits(lang)
     train, validation, test = splits["train"], splits["validation"], splits["test"]
@@ -110,15 +132,9 @@ def bench_language(lang: str) -> dict[str, float]:
     test_words = [w for w, _ in test]
     min_word_freq, overrides = KEPT[lang]
     enc = Encoders.fit(train, min_word_freq=min_word_freq)
-    runs = []  # per seed: the model, its history and training CPU seconds
-    for seed in SEEDS:
-        start = time.process_time()
-        model, history = train_tagger(enc, train, validation, replace(TAGGER_CONFIGS[lang], seed=seed, **overrides),
-                                      desc=f"{lang} seed {seed}", progress=False)
-        runs.append((model, history, time.process_time() - start))
-        curve = history.series("dev_accuracy")
-        print(f"{lang} seed {seed}: {len(curve)} epochs, validation accuracy per epoch "
-              f"{[round(x, 4) for x in curve]}, {runs[-1][2]:.0f} s CPU", flush=True)
+    runs = train_runs(lang, "kept", enc, train, validation, overrides)  # per seed: model, history, CPU seconds
+    ablated = {prefix: train_runs(lang, prefix[:-1], enc, train, validation, {**overrides, **change})
+               for prefix, change in ABLATION.items()}
     k = choose_lexicon_k(train, validation, [predict_tags(m, enc, [w for w, _ in validation]) for m, _, _ in runs])
     lexicon = unambiguous_lexicon(train, k) if k else {}
     # The test set, read once: after all training and choices.
@@ -129,6 +145,8 @@ def bench_language(lang: str) -> dict[str, float]:
     per_seed = {
         "": [evaluate_tags(test, p, known) for p in predicted],
         "lexicon_": [evaluate_tags(test, with_lexicon(test_words, p, lexicon), known) for p in predicted],
+        **{prefix: [evaluate_tags(test, predict_tags(m, enc, test_words), known) for m, _, _ in ablated_runs]
+           for prefix, ablated_runs in ablated.items()},
     }
     once = {
         "baseline_": evaluate_tags(test, MostFrequentTag(train).predict(test_words), known),
@@ -148,6 +166,11 @@ def bench_language(lang: str) -> dict[str, float]:
         results[f"{prefix}test_accuracy"] = report["accuracy"]
         results[f"{prefix}seen_accuracy"] = report["seen_accuracy"]
         results[f"{prefix}oov_accuracy"] = report["oov_accuracy"]
+    for prefix, seed_runs in {"": runs, **ablated}.items():
+        best_validation = [max(history.series("dev_accuracy")) for _, history, _ in seed_runs]
+        results[f"{prefix}validation_accuracy"] = sum(best_validation) / len(best_validation)
+        results[f"{prefix}validation_accuracy_seed_min"] = min(best_validation)
+        results[f"{prefix}validation_accuracy_seed_max"] = max(best_validation)
     seconds = [s for _, _, s in runs]
     for seed, (_, history, _) in zip(SEEDS, runs, strict=True):
         curve = history.series("dev_accuracy")
