@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +123,13 @@ def fit(
     bar.close()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def best_epoch(scores: Sequence[float]) -> int:
+    """The epoch (1-based) of the highest score in ``scores`` (one per epoch); the earliest one on a tie."""
+    if not scores:
+        raise ValueError("scores: expected at least one epoch's score")
+    return scores.index(max(scores)) + 1
 
 
 @contextmanager

@@ -224,3 +224,13 @@ def test_linear_decay_reaches_the_final_fraction_and_stays():
     assert rates == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2, 0.2])
     with pytest.raises(ValueError, match="final_fraction"):
         linear_decay(optimizer, total_steps=4, final_fraction=1.5)
+
+
+def test_best_epoch_is_one_based_and_keeps_the_earliest_of_a_tie():
+    from lecture_utils.training import best_epoch
+
+    assert best_epoch([0.5]) == 1
+    assert best_epoch([0.5, 0.7, 0.6]) == 2
+    assert best_epoch([0.5, 0.7, 0.7, 0.2]) == 2  # a later equal score is not a new best
+    with pytest.raises(ValueError, match="at least one"):
+        best_epoch([])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -143,6 +145,74 @@ def test_early_stopping_ends_training_and_finishes_the_bar(monkeypatch):
     assert len(history.steps) == 3 * len(TRAIN)
     assert bars[0].n == bars[0].total == 9  # closed full, at the step reached, not as a failed 9/90
     assert "early stop after epoch 3" in bars[0].desc
+
+
+def test_early_stopping_counts_epochs_since_the_best_and_restores_the_best_weights(monkeypatch):
+    """Scripted validation scores: best at epoch 3; epoch 5 ties it (not a new best); patience 3 ends
+    training after epoch 6, and the returned model has epoch 3's weights, not the last ones."""
+    scripted = iter([0.5, 0.4, 0.6, 0.55, 0.6, 0.59, 0.9, 0.95])
+    weights = []  # the model's weights at each evaluation
+    predict = tg.predict_tags
+
+    def recording_predict(model, enc, sentences, batch_size=256):
+        weights.append(copy.deepcopy(model.state_dict()))
+        return predict(model, enc, sentences, batch_size)
+
+    monkeypatch.setattr(tg, "predict_tags", recording_predict)
+    monkeypatch.setattr(tg, "accuracy", lambda gold, predicted: next(scripted))
+    enc = tagging.Encoders.fit(TRAIN)
+    config = tg.TrainConfig(epochs=10, batch_size=1, lr=0.05, hidden=4, patience=3)
+    model, history = tg.train_tagger(enc, TRAIN, TRAIN, config, progress=False)
+    assert history.series("dev_accuracy") == [0.5, 0.4, 0.6, 0.55, 0.6, 0.59]
+    restored, best, last = model.state_dict(), weights[2], weights[-1]
+    assert all(torch.equal(restored[k], best[k]) for k in best)
+    assert any(not torch.equal(best[k], last[k]) for k in best)  # training moved on after the best epoch
+
+
+def test_learning_rate_starts_at_lr_and_falls_linearly_to_its_final_fraction_at_the_cap(monkeypatch):
+    rates = []
+
+    class RecordingAdam(torch.optim.Adam):
+        def step(self, closure=None):
+            rates.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    enc = tagging.Encoders.fit(TRAIN)
+    config = tg.TrainConfig(epochs=4, batch_size=1, lr=0.02, final_lr_fraction=0.25, hidden=4, patience=10)
+    tg.train_tagger(enc, TRAIN, TRAIN, config, progress=False)
+    total = 4 * len(TRAIN)
+    assert rates == pytest.approx([0.02 * (1 - 0.75 * step / total) for step in range(total)])
+
+
+def test_batches_follow_the_seed_and_word_dropout_does_not_depend_on_the_models_dropout(monkeypatch):
+    """The batches of seed s are EpochBatches(seed=s)'s; the words dropped are the same whether the model's
+    own dropout is on or off (word dropout draws from its own generator, so an ablation of the model's
+    dropout changes one thing)."""
+    seen = []
+    forward = tg.BiLSTMTagger.forward
+
+    def recording(self, batch):
+        if self.training:
+            seen.append(batch.words.clone())
+        return forward(self, batch)
+
+    monkeypatch.setattr(tg.BiLSTMTagger, "forward", recording)
+    train = TRAIN * 6
+    enc = tagging.Encoders.fit(train)
+    config = tg.TrainConfig(epochs=2, batch_size=4, hidden=4, word_dropout=0.0, dropout=0.0, patience=5, seed=3)
+    tg.train_tagger(enc, train, TRAIN, config, progress=False)
+    batches = tagging.EpochBatches(enc, train, 4, seed=3)
+    expected = [b.words for _ in range(2) for b in batches]  # two epochs: new batches each time
+    assert len(seen) == len(expected) and all(torch.equal(a, b) for a, b in zip(seen, expected, strict=True))
+    dropped = {}
+    for dropout in (0.0, 0.5):
+        seen.clear()
+        tg.train_tagger(enc, train, TRAIN, tg.TrainConfig(epochs=2, batch_size=4, hidden=4, word_dropout=0.3,
+                                                          dropout=dropout, patience=5, seed=3), progress=False)
+        dropped[dropout] = [w == enc.words.unk_index for w in seen]
+    assert any(d.any() for d in dropped[0.0])
+    assert all(torch.equal(a, b) for a, b in zip(dropped[0.0], dropped[0.5], strict=True))
 
 
 def test_evaluation_baseline_confusion_and_errors():

@@ -30,7 +30,7 @@ from lecture_utils.checks import expect_tensor
 from lecture_utils.data.tagging import Batch, Encoders, EpochBatches, word_key
 from lecture_utils.data.ud import Sentence
 from lecture_utils.data.vocab import UNK_TOKEN
-from lecture_utils.training import History, eval_mode, fit, linear_decay
+from lecture_utils.training import History, best_epoch, eval_mode, fit, linear_decay
 
 
 class CharCNN(nn.Module):
@@ -279,7 +279,8 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
     scheduler = linear_decay(optimizer, total, config.final_lr_fraction)
     generator = torch.Generator().manual_seed(config.seed + 1)  # word dropout's draws
     dev_words = [w for w, _ in dev]
-    best = {"accuracy": -1.0, "state": copy.deepcopy(model.state_dict()), "waited": 0, "epoch": 0}
+    scores: list[float] = []  # validation accuracy after each epoch
+    best_state: dict[str, dict] = {}  # "weights": a copy of the model's weights at the best epoch so far
     bar = tqdm(total=total, desc=desc, disable=not progress)
 
     def step_loss(batch: Batch) -> torch.Tensor:
@@ -292,27 +293,24 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
         return masked_cross_entropy(model(batch), batch.tags, batch.mask)
 
     def evaluate() -> dict[str, float]:
-        score = accuracy(dev, predict_tags(model, enc, dev_words, batch_size=512))
-        epoch = best["epoch_now"] = best.get("epoch_now", 0) + 1
-        if score > best["accuracy"]:
-            best.update(accuracy=score, state=copy.deepcopy(model.state_dict()), waited=0, epoch=epoch)
-        else:
-            best["waited"] += 1
-        bar.set_postfix(dev_accuracy=f"{score:.4f}", best_epoch=best["epoch"], refresh=False)
-        return {"dev_accuracy": score}
+        scores.append(accuracy(dev, predict_tags(model, enc, dev_words, batch_size=512)))
+        if best_epoch(scores) == len(scores):  # a new best (a tie keeps the earlier epoch)
+            best_state["weights"] = copy.deepcopy(model.state_dict())
+        bar.set_postfix(dev_accuracy=f"{scores[-1]:.4f}", best_epoch=best_epoch(scores), refresh=False)
+        return {"dev_accuracy": scores[-1]}
 
     try:
         history = fit(step_loss, batches, optimizer, epochs=config.epochs, scheduler=scheduler,
-                      evaluate=evaluate, stop_when=lambda _: best["waited"] >= config.patience, desc=desc,
-                      progress=False)
+                      evaluate=evaluate, stop_when=lambda _: len(scores) - best_epoch(scores) >= config.patience,
+                      desc=desc, progress=False)
     finally:
         if 0 < bar.n < total:  # early stopping: the bar ends full where training ended, not as a failed run
             bar.total = bar.n
             if hasattr(bar, "container"):  # the Jupyter widget keeps its own maximum
                 bar.container.children[1].max = bar.n
-            bar.set_description(f"{desc}: early stop after epoch {best['epoch_now']}", refresh=False)
+            bar.set_description(f"{desc}: early stop after epoch {len(scores)}", refresh=False)
         bar.close()
-    model.load_state_dict(best["state"])
+    model.load_state_dict(best_state["weights"])
     model.eval()
     return model, history
 
