@@ -338,3 +338,28 @@ def test_train_config_builds_the_model_it_describes():
     model = config.model(enc)
     assert model.word_embed.embedding_dim == 5 and model.lstm.hidden_size == 7 and model.dropout.p == 0.25
     assert all(conv.out_channels == 3 for conv in model.char_cnn.convs)
+
+
+def test_length_batches_group_similar_lengths_and_draw_only_from_their_generator():
+    """Sorted by length plus noise in [0, 2): of two batches, one holds only sentences shorter than every
+    sentence of the other plus 2; equal lengths are shuffled anew each epoch; the global RNG is not used."""
+    lengths = torch.randint(1, 40, (2000,), generator=torch.Generator().manual_seed(0)).tolist()
+    generator = torch.Generator().manual_seed(5)
+    batches = tagging.length_batches(lengths, 16, generator)
+    assert sorted(i for b in batches for i in b) == list(range(2000))
+    spans = [(min(lengths[i] for i in b), max(lengths[i] for i in b)) for b in batches]
+    assert all(hi_x < lo_y + 2 or hi_y < lo_x + 2
+               for x, (lo_x, hi_x) in enumerate(spans) for lo_y, hi_y in spans[x + 1:])
+    same = [5] * 64  # equal lengths: which sentences share a batch changes from epoch to epoch
+    assert ({frozenset(b) for b in tagging.length_batches(same, 8, generator)}
+            != {frozenset(b) for b in tagging.length_batches(same, 8, generator)})
+    torch.manual_seed(0)
+    first = tagging.length_batches(lengths, 16, torch.Generator().manual_seed(5))
+    torch.manual_seed(1)
+    assert tagging.length_batches(lengths, 16, torch.Generator().manual_seed(5)) == first == batches
+
+
+def test_a_gold_tag_never_seen_in_training_becomes_tag_0_and_stays_a_real_word():
+    enc = tagging.Encoders.fit(TRAIN)
+    batch = enc.batch([["the", "dog"]], [["DET", "SYM"]])  # SYM is not a training tag
+    assert batch.tags.tolist() == [[enc.tags.stoi["DET"], 0]] and batch.mask.tolist() == [[True, True]]
