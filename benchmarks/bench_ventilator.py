@@ -25,8 +25,8 @@ from torch import nn
 
 from lecture_utils import seed_everything
 from lecture_utils.data.ventilator import (
-    EFFORT_CORRELATION,
     breath_features,
+    causal_oracle,
     inspiratory_mae,
     noise_floor,
     rc_step_baseline,
@@ -91,12 +91,6 @@ def full_model_ms_per_batch(repeats: int = 5) -> tuple[int, float, float]:
     return count_parameters(model), statistics.median(cpu), statistics.median(wall)
 
 
-def causal_limit(test) -> float:
-    """MAE of the oracle that knows everything up to the previous step but not the effort's new push."""
-    previous = torch.cat([torch.zeros(len(test), 1), test.effort[:, :-1]], dim=1)
-    return inspiratory_mae(test.true_pressure + test.effort - EFFORT_CORRELATION * previous, test)
-
-
 def main() -> None:
     seed_everything(DATA_SEED, threads=1)
     breaths = simulate_breaths(N_BREATHS, seed=DATA_SEED, noise_sigma=NOISE_SIGMA)
@@ -119,7 +113,7 @@ def main() -> None:
         "bi_mae_per_seed": mae["bi"],
         "uni_mae_per_seed": mae["uni"],
         "baseline_mae": baseline,
-        "causal_estimate_mae": causal_limit(test),
+        "causal_estimate_mae": inspiratory_mae(causal_oracle(test), test),
         "noise_floor_mae": floor,
         "bi_ratio": statistics.mean(mae["bi"]) / floor,
         "uni_ratio": statistics.mean(mae["uni"]) / floor,

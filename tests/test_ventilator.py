@@ -10,6 +10,7 @@ from lecture_utils.data.ventilator import (
     FEATURE_NAMES,
     PEEP,
     breath_features,
+    causal_oracle,
     inspiratory_mae,
     noise_floor,
     rc_step_baseline,
@@ -261,3 +262,19 @@ def test_first_version_has_no_effort_and_the_old_gains():
     assert ((torch.sign(du[:, 1:]) * torch.sign(du[:, :-1])) < 0).float().mean() > 0.5
     with pytest.raises(ValueError, match="controller_gains"):
         simulate_breaths(10, controller_gains=(-1.0, 15.0))
+
+
+def test_causal_oracle_misses_only_the_efforts_new_push():
+    """Its error from step 1 on is the effort's innovation: spread sigma * sqrt(1 - 0.9^2), no memory from one
+    step to the next; the right correlation beats a wrong one; without effort it is the true pressure."""
+    b = simulate_breaths(2000, seed=8)
+    error = (b.true_pressure - causal_oracle(b))[:, 1:]  # (breaths, steps - 1)
+    assert error.std().item() == pytest.approx(3.0 * math.sqrt(1 - 0.9**2), rel=0.03)
+    lag1 = torch.corrcoef(torch.stack([error[:, 1:].flatten(), error[:, :-1].flatten()]))[0, 1]
+    assert abs(lag1.item()) < 0.02
+    mae = {rho: (b.true_pressure - causal_oracle(b, rho)).abs().mean().item() for rho in (0.0, 0.8, 0.9, 0.99)}
+    assert mae[0.9] == min(mae.values())
+    calm = simulate_breaths(20, seed=8, effort_sigma=0.0)
+    assert torch.equal(causal_oracle(calm), calm.true_pressure)
+    with pytest.raises(ValueError, match="effort_correlation"):
+        causal_oracle(b, 1.0)

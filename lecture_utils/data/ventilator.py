@@ -271,6 +271,17 @@ def inspiratory_mae(prediction: torch.Tensor, breaths: Breaths) -> float:
     return (prediction.detach().float().cpu() - breaths.pressure)[mask].abs().mean().item()
 
 
+def causal_oracle(breaths: Breaths, effort_correlation: float = EFFORT_CORRELATION) -> torch.Tensor:
+    """The best online estimate of the true pressure ``(breaths, steps)``, from hidden physics: a model that
+    knew everything up to step ``t-1`` (the patient's effort included) still misses the effort's new push
+    at ``t``, whose expectation is 0. Its estimate is ``true_pressure + effort - effort_correlation *
+    effort[t-1]`` (the effort before the first step taken as 0); its error is exactly that push."""
+    if not 0 <= effort_correlation < 1:
+        raise ValueError(f"effort_correlation: expected a number in [0, 1), got {effort_correlation!r}")
+    previous = torch.cat([torch.zeros(len(breaths), 1), breaths.effort[:, :-1]], dim=1)  # e[t-1]
+    return breaths.true_pressure + breaths.effort - effort_correlation * previous
+
+
 def rc_step_baseline(train: Breaths, breaths: Breaths) -> torch.Tensor:
     """Baseline prediction ``(breaths, steps)``: the training mean pressure for the same (R, C) and step."""
     prediction = torch.empty_like(breaths.pressure)
