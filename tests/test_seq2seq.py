@@ -444,3 +444,47 @@ def test_numeral_translator_shows_the_answer_the_first_wrong_word_and_the_contro
     slider.value = 2
     assert calls[-1] == ("bad", 1)
     assert "вместо слова 2" in label.value
+
+
+class ConstantJudge(torch.nn.Module):
+    """A discriminator stand-in whose logit is one learnable number for every sequence."""
+
+    def __init__(self, logit: float) -> None:
+        super().__init__()
+        self.logit = torch.nn.Parameter(torch.tensor(logit))
+
+    def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.logit + 0 * states[:, 0, 0]  # (batch,), still depends on the states for the fooling gradient
+
+
+@pytest.mark.parametrize(("logit", "accuracy"), [(0.5, 0.5), (-0.5, 0.5), (0.0, 0.0)])
+def test_professor_forcing_logs_hand_computed_values(model, logit, accuracy):
+    """A constant logit calls every sequence the same: right on one half (none when undecided at exactly 0).
+    Its loss is BCE(teacher, 1) + BCE(free, 0); with a frozen judge the fooling loss is BCE(free, 1), and the
+    default weight adds it once to the cross-entropy."""
+    judge = ConstantJudge(logit)
+    log = {}
+    batch = make_batch([12, 2_026, 7])
+    loss = professor_forcing_loss(model, judge, torch.optim.SGD(judge.parameters(), lr=0.0), batch, log=log)
+    softplus = torch.nn.functional.softplus
+    x = torch.tensor(logit)
+    cross_entropy = sequence_loss(model(batch.src, batch.src_lengths, batch.tgt).logits, batch.tgt)
+    assert log["discriminator_accuracy"] == accuracy
+    assert log["discriminator_loss"] == pytest.approx((softplus(-x) + softplus(x)).item(), abs=1e-6)
+    assert log["fool_loss"] == pytest.approx(softplus(-x).item(), abs=1e-6)
+    assert log["cross_entropy"] == pytest.approx(cross_entropy.item(), abs=1e-6)
+    assert loss.item() == pytest.approx(log["cross_entropy"] + log["fool_loss"], abs=1e-6)
+
+
+def test_the_discriminator_learns_to_tell_teacher_forced_from_free_running_states(model):
+    """Repeated steps on one batch with the model fixed: the discriminator's loss falls and it ends up right."""
+    torch.manual_seed(0)
+    disc = BehaviourDiscriminator(16, size=8)
+    opt = torch.optim.Adam(disc.parameters(), lr=0.02)
+    batch = make_batch([12, 2_026, 7, 45, 300, 81])
+    logs = []
+    for _ in range(60):
+        logs.append({})
+        professor_forcing_loss(model, disc, opt, batch, log=logs[-1])
+    assert logs[-1]["discriminator_loss"] < 0.5 * logs[0]["discriminator_loss"]
+    assert logs[-1]["discriminator_accuracy"] == 1.0

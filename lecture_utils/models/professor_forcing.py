@@ -51,7 +51,8 @@ def professor_forcing_loss(
     The model's loss is the teacher-forced cross-entropy plus ``adversarial_weight`` times the loss of
     making the discriminator call its free-running hidden states teacher-forced. ``log``, if given,
     receives ``discriminator_loss``, ``discriminator_accuracy`` (its share of right calls on this batch's
-    teacher-forced and free-running sequences, before its update), ``fool_loss`` and ``cross_entropy``.
+    teacher-forced and free-running sequences, before its update; a logit of exactly 0 counts as wrong),
+    ``fool_loss`` and ``cross_entropy``.
     """
     teacher = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0)
     free = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
