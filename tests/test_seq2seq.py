@@ -28,11 +28,13 @@ from lecture_utils.models.seq2seq import (
 )
 from lecture_utils.models.seq2seq_training import (
     ExperimentConfig,
+    RegimeRun,
     discriminator_accuracy,
     results_table,
     train_regime,
 )
 from lecture_utils.seed_stats import format_seed_table, seed_summary, seed_values, separated
+from lecture_utils.training import History
 
 
 @pytest.fixture
@@ -488,3 +490,41 @@ def test_the_discriminator_learns_to_tell_teacher_forced_from_free_running_state
         professor_forcing_loss(model, disc, opt, batch, log=logs[-1])
     assert logs[-1]["discriminator_loss"] < 0.5 * logs[0]["discriminator_loss"]
     assert logs[-1]["discriminator_accuracy"] == 1.0
+
+
+def test_results_table_and_discriminator_accuracy_on_a_hand_made_run():
+    metrics = {"exact_match": 0.25, "token_accuracy": 0.5, "teacher_forced_accuracy": 0.75}
+    log = [{"discriminator_accuracy": i / 20} for i in range(20)]
+    run = RegimeRun(Regime("pf", "professor", adversarial_weight=1.0), 3, None, History(),
+                    {10: {"test": metrics}, 20: {"test": metrics}}, 7.0, {"recovered": 0.3, "clean": 0.9}, log)
+    assert discriminator_accuracy(run) == pytest.approx((18 + 19) / 40)  # the last 10%: 2 of 20 steps
+    assert discriminator_accuracy(run, last_fraction=0.5) == pytest.approx(sum(range(10, 20)) / 200)
+    short = RegimeRun(run.regime, 3, None, History(), run.checkpoints, 7.0, {}, log[:4])
+    assert discriminator_accuracy(short) == 3 / 20  # under one step's worth: the last step alone
+    first, last = results_table([run])
+    assert first == {"regime": "pf", "seed": 3, "step": 10, "train_seconds": 7.0, "test_exact_match": 0.25,
+                     "test_token_accuracy": 0.5, "test_teacher_forced_accuracy": 0.75}
+    assert last == {**first, "step": 20, "recovered": 0.3, "clean": 0.9,
+                    "discriminator_accuracy": discriminator_accuracy(run)}
+
+
+@pytest.mark.parametrize("field", ["embed", "hidden", "batch_size", "steps", "eval_every", "lr"])
+def test_experiment_config_refuses_a_zero_size_budget_or_rate(field):
+    with pytest.raises(ValueError, match="positive"):
+        ExperimentConfig(**{field: 0})
+    ExperimentConfig(**{field: 1}, **({"eval_every": 1} if field == "steps" else {}))  # 1 is allowed
+
+
+def test_discriminator_reads_time_along_dim_1_and_each_sequence_alone():
+    """(batch, steps, hidden): a sequence's logit does not depend on its batch mates, and it does depend on its
+    last real step."""
+    torch.manual_seed(0)
+    disc = BehaviourDiscriminator(4, size=8)
+    states = torch.randn(3, 5, 4)
+    lengths = torch.tensor([3, 5, 2])
+    together = disc(states, lengths)
+    alone = torch.stack([disc(states[i : i + 1], lengths[i : i + 1])[0] for i in range(3)])
+    assert torch.allclose(together, alone, atol=1e-6)
+    changed = states.clone()
+    changed[0, 2] += 1.0  # the first sequence's last real step
+    assert not torch.allclose(disc(changed, lengths)[0], together[0])
