@@ -30,6 +30,7 @@ from lecture_utils.models.seq2seq_training import (
     ExperimentConfig,
     RegimeRun,
     discriminator_accuracy,
+    package_loss,
     results_table,
     train_regime,
 )
@@ -528,3 +529,54 @@ def test_discriminator_reads_time_along_dim_1_and_each_sequence_alone():
     changed = states.clone()
     changed[0, 2] += 1.0  # the first sequence's last real step
     assert not torch.allclose(disc(changed, lengths)[0], together[0])
+
+
+def test_train_regime_wires_its_budget_schedules_and_clock(monkeypatch):
+    """Adam at config.lr falling linearly for the model, constant for the discriminator; the adversarial weight
+    ramps over the first half of the steps and enters the loss; a scheduled regime's coin follows its step;
+    clip_norm reaches the loop; train_seconds excludes the evaluations (a fake clock ticking 1 per call);
+    the run returns the trained model and discriminator."""
+    from types import SimpleNamespace
+
+    from lecture_utils.models import seq2seq_training
+
+    rates = {}
+
+    class RecordingAdam(torch.optim.Adam):
+        def step(self, closure=None):
+            rates.setdefault(id(self), []).append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    fit_kwargs = {}
+    real_fit = seq2seq_training.fit
+
+    def recording_fit(*args, **kwargs):
+        fit_kwargs.update(kwargs)
+        return real_fit(*args, **kwargs)
+
+    clock = iter(range(10, 10_000))
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    monkeypatch.setattr(seq2seq_training, "fit", recording_fit)
+    monkeypatch.setattr(seq2seq_training, "time", SimpleNamespace(process_time=lambda: next(clock)))
+    splits = make_splits(200, 1, 40, 20, seed=0)
+    config = ExperimentConfig(embed=8, hidden=16, steps=20, eval_every=10, lr=0.01, final_lr_fraction=0.5,
+                              clip_norm=0.7)
+    pf = train_regime(Regime("pf", "professor", adversarial_weight=0.4), splits.train, {"test": splits.test},
+                      config, seed=0, progress=False)
+    disc_rates, model_rates = rates.values()  # the discriminator steps first, inside the loss
+    assert model_rates == pytest.approx([0.01 * (1 - 0.5 * s / 20) for s in range(20)])
+    assert disc_rates == pytest.approx([0.01] * 20)
+    weights = [e["adversarial_weight"] for e in pf.discriminator_log]
+    assert weights == pytest.approx([0.4 * min(1.0, 2 * s / 20) for s in range(20)])
+    losses = pf.history.series("loss")
+    assert losses == pytest.approx([e["cross_entropy"] + e["adversarial_weight"] * e["fool_loss"]
+                                    for e in pf.discriminator_log], abs=1e-5)
+    assert fit_kwargs["clip_norm"] == 0.7
+    assert pf.train_seconds == 5 - 2  # clock 10 at the start, 15 at the end; two evaluations of 1 tick each
+    assert pf.model.tgt_embed.embedding_dim == 8 and isinstance(pf.discriminator, BehaviourDiscriminator)
+    assert evaluate(pf.model, splits.test)["exact_match"] == pf.checkpoints[20]["test"]["exact_match"]
+    probs = []
+    scheduled = Regime("ss", "scheduled", decay_k=3.0)
+    train_regime(scheduled, splits.train, {"test": splits.test}, config, seed=0, progress=False,
+                 loss_fn=lambda m, b, p, c, g: (probs.append(p), package_loss(m, b, p, c, g))[1])
+    assert probs == [scheduled.teacher_prob_at(s) for s in range(20)]
