@@ -278,3 +278,64 @@ def test_causal_oracle_misses_only_the_efforts_new_push():
     assert torch.equal(causal_oracle(calm), calm.true_pressure)
     with pytest.raises(ValueError, match="effort_correlation"):
         causal_oracle(b, 1.0)
+
+
+def test_baseline_is_the_training_mean_for_the_same_r_c_and_step():
+    """Pressures made a known function of (R, C, step): the baseline must give that function back exactly."""
+    import dataclasses
+
+    def known(b):
+        steps = torch.arange(b.pressure.shape[1], dtype=torch.float32)
+        return dataclasses.replace(b, pressure=1000 * b.r + 10 * b.c + steps)
+
+    train, test = known(simulate_breaths(300, seed=1)), known(simulate_breaths(60, seed=2))
+    assert torch.allclose(rc_step_baseline(train, test), test.pressure)
+
+
+def test_features_are_the_documented_columns_and_scales(breaths):
+    x = breath_features(breaths)  # (breaths, steps, 6)
+    columns = [breaths.r / 50, breaths.c / 50, breaths.u_in / 100, breaths.u_out, breaths.time / 3.0,
+               torch.cumsum(breaths.u_in, dim=1) * DT / 100]
+    assert all(torch.allclose(x[..., i], col) for i, col in enumerate(columns))
+    assert torch.allclose(breaths.time[0], torch.arange(80) * DT)  # seconds since the breath began
+    assert breaths.noise_sigma == 0.5
+
+
+def test_split_sizes_follow_each_fraction_and_allow_a_part_of_one():
+    b = simulate_breaths(100, seed=0)
+    assert [len(p) for p in split_breaths(b, (0.6, 0.3, 0.1))] == [60, 30, 10]
+    assert [len(p) for p in split_breaths(b, (0.98, 0.01, 0.01))] == [98, 1, 1]
+    with pytest.raises(ValueError, match="too few"):
+        split_breaths(b, (0.995, 0.004, 0.001))
+
+
+def test_effort_starts_stationary_and_targets_cover_their_range():
+    """Every step's effort, the first included, has spread sigma, and steps 0 and 1 correlate like any two
+    neighbours; the targets spread over PEEP + (10, 30) cmH2O."""
+    b = simulate_breaths(4000, seed=5, effort_sigma=3.0)
+    spread = b.effort.std(dim=0)  # (steps,)
+    assert ((spread > 2.8) & (spread < 3.2)).all()
+    first = torch.corrcoef(torch.stack([b.effort[:, 0], b.effort[:, 1]]))[0, 1].item()
+    assert first == pytest.approx(0.9, abs=0.02)
+    assert PEEP + 10 <= b.target.min().item() < PEEP + 11 and PEEP + 29 < b.target.max().item() <= PEEP + 30
+
+
+def test_a_leaky_controller_reads_the_measured_pressure():
+    """With controller_sees_noise, inverting the PI law at step 1 gives back the measured (noisy) pressure of
+    step 0, not the true one."""
+    from lecture_utils.data.ventilator import KI, KP
+
+    b = simulate_breaths(300, seed=6, noise_sigma=2.0, controller_sees_noise=True)
+    u, target = b.u_in.double(), b.target.double()
+    integral = (target - PEEP) * DT
+    free = (u[:, 1] > 0) & (u[:, 1] < 100)
+    error = (u[:, 1] - KI * integral) / (KP + KI * DT)
+    assert free.float().mean() > 0.5
+    assert torch.allclose((target - error)[free], b.pressure[free, 0].double(), atol=2e-3)
+
+
+def test_the_smallest_valid_settings_are_accepted():
+    b = simulate_breaths(1, n_steps=2, inspiratory_steps=1, effort_correlation=0.0, controller_gains=(0.0, 0.0),
+                         gain_range=(1.0, 1.0))
+    assert (b.u_in == 0).all()  # no gain, no opening
+    assert b.first_steps(1).u_in.shape == (1, 1) and b.first_steps(2).u_in.shape == (1, 2)
