@@ -21,6 +21,7 @@ from lecture_utils.models.seq2seq import (
     SOS,
     Seq2Seq,
     decode_after_injection,
+    digit_places,
     evaluate,
     recovery_after_error,
     sequence_loss,
@@ -580,3 +581,44 @@ def test_train_regime_wires_its_budget_schedules_and_clock(monkeypatch):
     train_regime(scheduled, splits.train, {"test": splits.test}, config, seed=0, progress=False,
                  loss_fn=lambda m, b, p, c, g: (probs.append(p), package_loss(m, b, p, c, g))[1])
     assert probs == [scheduled.teacher_prob_at(s) for s in range(20)]
+
+
+def test_digit_places_count_from_the_right_and_padding_gets_0():
+    assert digit_places(torch.tensor([4, 2, 1]), 4).tolist() == [[3, 2, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+
+
+def test_both_encoder_directions_reach_the_decoders_first_state(model):
+    """With the backward direction silenced (zero weights: its state stays 0), the first decoder state still
+    depends on the number, through the forward direction's final state."""
+    batch = make_batch([12, 2_026, 7])
+    with torch.no_grad():
+        for name, p in model.encoder.named_parameters():
+            if name.endswith("_reverse"):
+                p.zero_()
+        h0 = model.encode(batch.src, batch.src_lengths)[2]  # (3, hidden)
+    assert (h0[0] - h0[1]).abs().max() > 1e-3 and (h0[1] - h0[2]).abs().max() > 1e-3
+
+
+def test_extra_padding_columns_change_nothing_but_the_memory_width(model):
+    batch = make_batch([12, 2_026, 7])
+    wide = torch.nn.functional.pad(batch.src, (0, 2), value=PAD)  # two more all-padding columns
+    model.eval()
+    with torch.no_grad():
+        narrow_out = model(batch.src, batch.src_lengths, batch.tgt)
+        wide_out = model(wide, batch.src_lengths, batch.tgt)
+        memory, mask, _ = model.encode(wide, batch.src_lengths)
+    assert memory.shape[1] == mask.shape[1] == batch.src.shape[1] + 2
+    assert torch.allclose(narrow_out.logits, wide_out.logits, atol=1e-6)
+
+
+def test_injection_beyond_the_sentence_is_teacher_forcing_and_before_it_is_free_running(model):
+    """Position past the last word: every step reads the true previous word; position -1: the decoder reads only
+    its own predictions (after <sos>). Both must match the model's own forward pass."""
+    batch = make_batch([12, 2_026, 7, 45])
+    model.eval()
+    n = len(batch)
+    with torch.no_grad():
+        forced = decode_after_injection(model, batch.src, batch.src_lengths, batch.tgt, torch.full((n,), 99), None)
+        free = decode_after_injection(model, batch.src, batch.src_lengths, batch.tgt, torch.full((n,), -1), None)
+        assert torch.equal(forced, model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0).tokens)
+        assert torch.equal(free, model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0).tokens)

@@ -39,6 +39,13 @@ class DecoderOutput:
     tokens: torch.Tensor
 
 
+def digit_places(src_lengths: torch.Tensor, src_len: int) -> torch.Tensor:
+    """Each digit's place value counted from the right, ``(batch, src_len)``: 0 for units, 3 for thousands
+    (padding positions get 0; the encoder masks them anyway)."""
+    positions = torch.arange(src_len, device=src_lengths.device)[None, :]  # (1, src_len)
+    return (src_lengths[:, None] - 1 - positions).clamp(min=0)
+
+
 class Seq2Seq(nn.Module):
     """Digits -> words: bidirectional GRU encoder, GRU-cell decoder with attention and input feeding."""
 
@@ -71,8 +78,7 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"src_lengths: expected every length in [1, src_len={src.shape[1]}]")
         if int(src.max()) >= self.src_embed.num_embeddings or int(src.min()) < 0:
             raise ValueError(f"src: expected ids in [0, {self.src_embed.num_embeddings}), got {int(src.max())}")
-        positions = torch.arange(src.shape[1], device=src.device)[None, :]  # (1, src_len)
-        place = (src_lengths[:, None] - 1 - positions).clamp(min=0)  # (batch, src_len): 0 for units, 3 for thousands
+        place = digit_places(src_lengths, src.shape[1])  # (batch, src_len)
         embedded = self.src_embed(src) + self.place_embed(place)  # (batch, src_len, embed)
         packed = nn.utils.rnn.pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, h_n = self.encoder(packed)  # h_n: (2, batch, hidden), the last real step of each direction
