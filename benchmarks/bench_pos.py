@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from lecture_utils import seed_everything
-from lecture_utils.data.tagging import Encoders, word_key
+from lecture_utils.data.tagging import Encoders
 from lecture_utils.data.ud import selection_splits
 from lecture_utils.models.tagger import (
     TAGGER_CONFIGS,
@@ -52,6 +51,8 @@ from lecture_utils.models.tagger import (
     predict_tags,
     train_tagger,
     training_words,
+    unambiguous_lexicon,
+    with_lexicon,
 )
 
 OUT = Path("build/bench/pos.json")
@@ -78,21 +79,6 @@ def perceptron_peer(train: list, test_words: list) -> tuple[list[list[str]], flo
     peer.train([list(zip(words, tags, strict=True)) for words, tags in train])
     seconds = time.process_time() - start
     return [[t for _, t in peer.tag(words)] for words in test_words], seconds
-
-
-def unambiguous_lexicon(train: list, k: int) -> dict[str, str]:
-    """Lower-cased words seen at least ``k`` times in training, always with the same tag -> that tag."""
-    tags_of: dict[str, Counter[str]] = {}
-    for words, tags in train:
-        for w, t in zip(words, tags, strict=True):
-            tags_of.setdefault(word_key(w), Counter())[t] += 1
-    return {w: next(iter(c)) for w, c in tags_of.items() if len(c) == 1 and sum(c.values()) >= k}
-
-
-def with_lexicon(sentences: list, predicted: list, lexicon: dict[str, str]) -> list[list[str]]:
-    """The lexicon's tag where it has the word, the tagger's elsewhere."""
-    return [[lexicon.get(word_key(w), p) for w, p in zip(words, tags, strict=True)]
-            for words, tags in zip(sentences, predicted, strict=True)]
 
 
 def choose_lexicon_k(train: list, validation: list, predicted: list[list[list[str]]]) -> int:

@@ -363,3 +363,14 @@ def test_a_gold_tag_never_seen_in_training_becomes_tag_0_and_stays_a_real_word()
     enc = tagging.Encoders.fit(TRAIN)
     batch = enc.batch([["the", "dog"]], [["DET", "SYM"]])  # SYM is not a training tag
     assert batch.tags.tolist() == [[enc.tags.stoi["DET"], 0]] and batch.mask.tolist() == [[True, True]]
+
+
+def test_lexicon_keeps_words_always_seen_with_one_tag_at_least_k_times_and_overrides_only_them():
+    train = [(["The", "run", "the"], ["DET", "NOUN", "DET"]), (["the", "Dog", "run"], ["DET", "NOUN", "VERB"])]
+    assert tg.unambiguous_lexicon(train, 1) == {"the": "DET", "dog": "NOUN"}  # "run" has two tags
+    assert tg.unambiguous_lexicon(train, 3) == {"the": "DET"}
+    assert tg.unambiguous_lexicon(train, 4) == {}
+    predicted = tg.with_lexicon([["THE", "run", "cat"]], [["X", "Y", "Z"]], tg.unambiguous_lexicon(train, 1))
+    assert predicted == [["DET", "Y", "Z"]]
+    with pytest.raises(ValueError, match="k"):
+        tg.unambiguous_lexicon(train, 0)

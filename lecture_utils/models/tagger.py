@@ -1,5 +1,6 @@
 """A part-of-speech tagger for real corpora: a BiLSTM with a character CNN, training with word dropout, a
-best-on-validation checkpoint and early stopping, evaluation (all, seen and unseen words) and a baseline.
+best-on-validation checkpoint and early stopping, evaluation (all, seen and unseen words), a baseline and a
+lexicon of unambiguous words.
 Its inputs (vocabularies, padded batches with masks) are built by :mod:`lecture_utils.data.tagging`.
 
 Three lines without Jupyter::
@@ -194,6 +195,24 @@ class MostFrequentTag:
         """The baseline's tag for every word of every sentence."""
         return [[self.exact.get(w) or self.lower.get(word_key(w), self.default) for w in s]
                 for s in sentences]
+
+
+def unambiguous_lexicon(train: Sequence[Sentence], k: int) -> dict[str, str]:
+    """Words (lower-cased) seen at least ``k`` times in ``train``, always with one tag -> that tag."""
+    if k < 1:
+        raise ValueError(f"k: expected a positive int, got {k!r}")
+    tags_of: dict[str, Counter[str]] = {}
+    for words, tags in train:
+        for w, t in zip(words, tags, strict=True):
+            tags_of.setdefault(word_key(w), Counter())[t] += 1
+    return {w: next(iter(c)) for w, c in tags_of.items() if len(c) == 1 and sum(c.values()) >= k}
+
+
+def with_lexicon(sentences: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], lexicon: dict[str, str]
+                 ) -> list[list[str]]:
+    """The lexicon's tag where it has the word (lower-cased), the predicted tag elsewhere."""
+    return [[lexicon.get(word_key(w), p) for w, p in zip(words, tags, strict=True)]
+            for words, tags in zip(sentences, predicted, strict=True)]
 
 
 def confusion_counts(gold: Sequence[Sentence], predicted: Sequence[Sequence[str]], tags: Sequence[str]
