@@ -8,10 +8,12 @@ from lecture_utils.data.numerals import (
     MAX_NUMBER,
     SOURCE_VOCAB,
     TARGET_VOCAB,
+    batches,
     make_batch,
     make_splits,
     number_to_words,
     parse_number_text,
+    sample_numbers,
     target_words,
 )
 
@@ -145,3 +147,38 @@ def test_parse_number_text_accepts_spaces_and_zero():
     assert parse_number_text("2 026") == "2026"
     assert parse_number_text("0") == "0"
     assert parse_number_text("9" * 12) == "9" * 12  # the largest number the model knows: 12 digits
+
+
+def test_sample_numbers_draw_every_length_every_leading_digit_and_zeros_at_their_rate():
+    numbers = sample_numbers(24_000, np.random.default_rng(0), zero_prob=0.35)
+    texts = [str(n) for n in numbers.tolist()]
+    lengths = np.bincount([len(t) for t in texts], minlength=13)[1:]  # count per number of digits, 1..12
+    assert len(lengths) == 12 and lengths.min() > 0.85 * 2000 and lengths.max() < 1.15 * 2000
+    assert {t[0] for t in texts} == set("123456789")
+    rest = "".join(t[1:] for t in texts)
+    assert rest.count("0") / len(rest) == pytest.approx(0.35, abs=0.01)
+    nonzero = [rest.count(d) / len(rest) for d in "123456789"]  # the other 65 %, spread evenly over 1-9
+    assert min(nonzero) > 0.06 and max(nonzero) < 0.085
+
+
+def test_batches_cover_every_number_once_in_batches_of_the_given_size():
+    numbers = np.arange(1, 12)
+    cut = batches(numbers, 4, seed=0)
+    assert [len(b) for b in cut] == [4, 4, 3]
+    seen = sorted(int(parse_number_text("".join(SOURCE_VOCAB.itos[i] for i in row[:length].tolist())))
+                  for b in cut for row, length in zip(b.src, b.src_lengths, strict=True))
+    assert seen == list(range(1, 12))
+    assert [len(b) for b in batches(numbers, 1, seed=0)] == [1] * 11
+
+
+@pytest.mark.parametrize("sizes", [(0, 1, 1, 1), (1, 0, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)])
+def test_every_split_must_be_non_empty(sizes):
+    with pytest.raises(ValueError, match="positive"):
+        make_splits(*sizes)
+
+
+def test_splits_keep_drawing_until_the_rare_short_numbers_suffice():
+    """One-word outputs are rare among drawn numbers: the splits keep drawing until there are enough."""
+    s = make_splits(5, 3, 3, 2, max_train_words=1, seed=0)
+    assert [len(s.train), len(s.val), len(s.test), len(s.long)] == [5, 3, 3, 2] and s.max_train_words == 1
+    assert all(len(number_to_words(int(n))) == 1 for n in [*s.train, *s.val, *s.test])
