@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -374,3 +375,41 @@ def test_lexicon_keeps_words_always_seen_with_one_tag_at_least_k_times_and_overr
     assert predicted == [["DET", "Y", "Z"]]
     with pytest.raises(ValueError, match="k"):
         tg.unambiguous_lexicon(train, 0)
+
+
+def test_the_padding_word_has_a_zero_embedding_that_training_never_moves():
+    enc = tagging.Encoders.fit(TRAIN)
+    torch.manual_seed(0)
+    model = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), word_dim=8, char_filters=4, hidden=8)
+    batch = enc.batch([["The", "dog", "ate", "the", "apple", "."], ["The", "cat"]])
+    tg.masked_cross_entropy(model(batch), batch.tags, batch.mask).backward()
+    assert (model.word_embed.weight[enc.words.pad_index] == 0).all()
+    assert (model.word_embed.weight.grad[enc.words.pad_index] == 0).all()
+
+
+def test_smallest_valid_sizes_and_each_invalid_one():
+    assert tg.CharCNN(5, char_dim=2, filters=1, widths=(1,))(torch.tensor([[2, 3, 0]])).shape == (1, 1)
+    for bad in ({"filters": 0}, {"widths": ()}, {"widths": (-1,)}):
+        with pytest.raises(ValueError, match="filters, widths"):
+            tg.CharCNN(5, **bad)
+    for bad in ({"char_filters": -1}, {"word_dim": -1}, {"word_dim": 0, "char_filters": 0}):
+        with pytest.raises(ValueError, match="word_dim, char_filters"):
+            tg.BiLSTMTagger(5, 5, 5, **bad)
+
+
+def test_the_loss_refuses_a_mask_that_is_not_boolean():
+    """An integer mask would index positions 0 and 1 instead of selecting the real words."""
+    scores, tags = torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long)
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    assert tg.masked_cross_entropy(scores, tags, mask).item() == pytest.approx(math.log(4))
+    with pytest.raises(ValueError, match="bool"):
+        tg.masked_cross_entropy(scores, tags, mask.long())
+
+
+def test_the_widget_shows_two_tags_per_word_by_default():
+    enc = tagging.Encoders.fit(TRAIN)
+    torch.manual_seed(0)
+    model = tg.BiLSTMTagger(len(enc.words), len(enc.chars), len(enc.tags), word_dim=8, char_filters=4, hidden=8)
+    shown = tg.tag_text_top(model, enc, "The zebra ate")
+    assert [w for w, _ in shown] == ["The", "zebra <unk>", "ate"]
+    assert all(text.count("·") == 1 for _, text in shown)
