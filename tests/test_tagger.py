@@ -36,7 +36,7 @@ def test_batch_padding_mask_and_distinct_forms():
     batch = enc.batch(words, [["DET", "DET", "NOUN"], ["DET"]])
     assert batch.words.shape == batch.forms.shape == batch.mask.shape == (2, 3)
     assert batch.mask.tolist() == [[True, True, True], [True, False, False]]
-    assert batch.lengths.tolist() == [3, 1]
+    assert batch.lengths.tolist() == [3, 1] and len(batch) == 2  # len: sentences, not words
     assert batch.words[0].tolist() == [enc.words.stoi["the"], enc.words.stoi["the"], enc.words.unk_index]
     assert batch.words[1, 1:].tolist() == [0, 0]  # padding
     assert batch.chars.shape[0] == 3  # "the", "The", "zebra": each spelled once
