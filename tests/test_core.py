@@ -234,3 +234,36 @@ def test_best_epoch_is_one_based_and_keeps_the_earliest_of_a_tie():
     assert best_epoch([0.5, 0.7, 0.7, 0.2]) == 2  # a later equal score is not a new best
     with pytest.raises(ValueError, match="at least one"):
         best_epoch([])
+
+
+def test_fit_records_each_evaluations_epoch_its_own_time_and_shows_its_progress(monkeypatch):
+    import time as clock
+
+    from lecture_utils import training
+
+    bars = []
+
+    class Bar(training.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(training, "tqdm", Bar)
+    model, batches, step_loss, _ = regression_problem()  # 4 batches per epoch
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    start = clock.perf_counter()
+    history = fit(step_loss, batches, opt, epochs=3, evaluate=lambda: {"z": 0.0}, eval_every=3, desc="probe")
+    elapsed = clock.perf_counter() - start
+    assert [(row["step"], row["epoch"]) for row in history.evals] == [(3, 1), (6, 2), (9, 3), (12, 3)]
+    assert 0 < history.seconds <= elapsed
+    assert (bars[0].total, bars[0].n, bars[0].desc) == (12, 12, "probe")
+
+
+def test_linear_decay_accepts_one_step_and_a_final_fraction_of_zero():
+    from lecture_utils.training import linear_decay
+
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = linear_decay(optimizer, total_steps=1, final_fraction=0.0)
+    optimizer.step()
+    schedule.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0
