@@ -375,6 +375,11 @@ def test_lexicon_keeps_words_always_seen_with_one_tag_at_least_k_times_and_overr
     assert predicted == [["DET", "Y", "Z"]]
     with pytest.raises(ValueError, match="k"):
         tg.unambiguous_lexicon(train, 0)
+    with pytest.raises(ValueError):  # misaligned: a tag short
+        tg.unambiguous_lexicon([(["the", "dog"], ["DET"])], 1)
+    for sentences, tags in (([["the", "dog"]], [["X"]]), ([["the"], ["dog"]], [["X"]])):
+        with pytest.raises(ValueError):  # predictions that do not line up with the words
+            tg.with_lexicon(sentences, tags, {})
 
 
 def test_the_padding_word_has_a_zero_embedding_that_training_never_moves():
