@@ -278,7 +278,7 @@ def causal_oracle(breaths: Breaths, effort_correlation: float = EFFORT_CORRELATI
     effort[t-1]`` (the effort before the first step taken as 0); its error is exactly that push."""
     if not 0 <= effort_correlation < 1:
         raise ValueError(f"effort_correlation: expected a number in [0, 1), got {effort_correlation!r}")
-    previous = torch.cat([torch.zeros(len(breaths), 1), breaths.effort[:, :-1]], dim=1)  # e[t-1]
+    previous = torch.cat([torch.zeros_like(breaths.effort[:, :1]), breaths.effort[:, :-1]], dim=1)  # e[t-1]
     return breaths.true_pressure + breaths.effort - effort_correlation * previous
 
 
