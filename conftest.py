@@ -1,4 +1,4 @@
-"""Repository-wide pytest settings for the notebooks run by nbval."""
+"""Repository-wide pytest settings: nbval's output timeout for the notebooks, a fixture for the unit tests."""
 
 from __future__ import annotations
 
@@ -14,3 +14,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if hasattr(item, "output_timeout"):  # nbval's IPyNbCell
             item.output_timeout = NBVAL_OUTPUT_TIMEOUT_SECONDS
+
+
+@pytest.fixture
+def record_bars(monkeypatch):
+    """``bars = record_bars(module)``: every ``tqdm`` bar ``module`` creates during the test, in order."""
+
+    def record(module) -> list:
+        bars = []
+
+        class Bar(module.tqdm):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                bars.append(self)
+
+        monkeypatch.setattr(module, "tqdm", Bar)
+        return bars
+
+    return record

@@ -236,19 +236,12 @@ def test_best_epoch_is_one_based_and_keeps_the_earliest_of_a_tie():
         best_epoch([])
 
 
-def test_fit_records_each_evaluations_epoch_its_own_time_and_shows_its_progress(monkeypatch):
+def test_fit_records_each_evaluations_epoch_its_own_time_and_shows_its_progress(record_bars):
     import time as clock
 
     from lecture_utils import training
 
-    bars = []
-
-    class Bar(training.tqdm):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(training, "tqdm", Bar)
+    bars = record_bars(training)
     model, batches, step_loss, _ = regression_problem()  # 4 batches per epoch
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     start = clock.perf_counter()

@@ -130,15 +130,8 @@ def test_training_learns_a_toy_corpus_and_keeps_the_best_epoch():
     assert len(history.steps) <= 6 * 8 and len(dev) == len({r["step"] for r in history.evals})
 
 
-def test_early_stopping_ends_training_and_finishes_the_bar(monkeypatch):
-    bars = []
-
-    class Bar(tg.tqdm):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(tg, "tqdm", Bar)
+def test_early_stopping_ends_training_and_finishes_the_bar(record_bars):
+    bars = record_bars(tg)
     enc = tagging.Encoders.fit(TRAIN)
     config = tg.TrainConfig(epochs=30, batch_size=1, lr=0.0, final_lr_fraction=1.0, hidden=4, patience=2)
     _, history = tg.train_tagger(enc, TRAIN, TRAIN, config, desc="toy")
