@@ -54,6 +54,7 @@ from lecture_utils.models.tagger import (
     unambiguous_lexicon,
     with_lexicon,
 )
+from lecture_utils.training import best_epoch
 
 OUT = Path("build/bench/pos.json")
 SEEDS = (0, 1, 2)
@@ -161,7 +162,7 @@ def bench_language(lang: str) -> dict[str, float]:
     for seed, (_, history, _) in zip(SEEDS, runs, strict=True):
         curve = history.series("dev_accuracy")
         results[f"epochs_seed{seed}"] = float(len(curve))
-        results[f"best_epoch_seed{seed}"] = float(curve.index(max(curve)) + 1)
+        results[f"best_epoch_seed{seed}"] = float(best_epoch(curve))
         results[f"best_validation_accuracy_seed{seed}"] = max(curve)
     return {
         **results,

@@ -301,7 +301,7 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
     generator = torch.Generator().manual_seed(config.seed + 1)  # word dropout's draws
     dev_words = [w for w, _ in dev]
     scores: list[float] = []  # validation accuracy after each epoch
-    best_state: dict[str, dict] = {}  # "weights": a copy of the model's weights at the best epoch so far
+    best_weights: dict[str, torch.Tensor] = {}  # a copy of the model's weights at the best epoch so far
     bar = tqdm(total=total, desc=desc, disable=not progress)
 
     def step_loss(batch: Batch) -> torch.Tensor:
@@ -314,9 +314,10 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
         return masked_cross_entropy(model(batch), batch.tags, batch.mask)
 
     def evaluate() -> dict[str, float]:
+        nonlocal best_weights
         scores.append(accuracy(dev, predict_tags(model, enc, dev_words, batch_size=512)))
         if best_epoch(scores) == len(scores):  # a new best (a tie keeps the earlier epoch)
-            best_state["weights"] = copy.deepcopy(model.state_dict())
+            best_weights = copy.deepcopy(model.state_dict())
         bar.set_postfix(dev_accuracy=f"{scores[-1]:.4f}", best_epoch=best_epoch(scores), refresh=False)
         return {"dev_accuracy": scores[-1]}
 
@@ -331,7 +332,7 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
                 bar.container.children[1].max = bar.n
             bar.set_description(f"{desc}: early stop after epoch {len(scores)}", refresh=False)
         bar.close()
-    model.load_state_dict(best_state["weights"])
+    model.load_state_dict(best_weights)
     model.eval()
     return model, history
 
