@@ -13,11 +13,14 @@ SUBMISSIONS ?= submissions
 SHARED_UD := $(abspath ../shared/data/ud)
 LECTURE_DATA_DIR ?= $(if $(wildcard $(SHARED_UD)/MANIFEST.md),$(SHARED_UD),)
 export LECTURE_DATA_DIR
-# Small models: one torch thread per process, idle threads do not spin (see README, "Speed"); the course
-# kernel of `make lab` and environment.yml carry the same settings (tools/lab_environment.py).
-RUN_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE PATH="$(BIN):$$PATH"
+# Small models: one torch thread per process, idle threads do not spin; the numeric path pinned to AVX2, so that
+# every x86-64 CPU computes the same bits (README, "Speed and determinism"). The course kernel of `make lab`,
+# environment.yml and the grader carry the same settings (tools/lab_environment.py, KERNEL_ENV).
+RUN_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+	ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell \
+	NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL,AVX512_SPR PATH="$(BIN):$$PATH"
 
-.PHONY: venv lab test test-gpu execute bench lint mutate release grade lock clean
+.PHONY: venv lab test test-other-path test-gpu execute bench lint mutate release grade lock clean
 
 venv: $(STAMP)
 
@@ -35,6 +38,13 @@ test: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		tests notebooks
+
+# Strict nbval of NB on a deliberately different numeric path (ATen's kernels at their lowest level, the other
+# pins kept): a stand-in for another CPU. A failing cell compares a trained number, or states a claim too close to
+# its threshold (docs/authoring.md, "Outputs and nbval"). Not part of `make test`.
+test-other-path: $(STAMP)
+	$(RUN_ENV) ATEN_CPU_CAPABILITY=default $(BIN)/python -m pytest -n $(JOBS) --dist loadfile \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(NB)
 
 # On a machine with a CUDA GPU (instructors; see docs/colab.md): every notebook in full size with its GPU
 # configuration (CONFIG reads DEVICE), checked with --nbval-lax: only cells tagged `nbval-check-output`

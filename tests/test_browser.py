@@ -36,7 +36,7 @@ from jupyterlab.commands import get_app_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 from tools.execute_notebooks import KERNELSPEC
-from tools.lab_environment import OVERRIDES, write_overrides
+from tools.lab_environment import KERNEL_ENV, OVERRIDES, write_overrides
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -129,7 +129,7 @@ def lab(chromium, tmp_path_factory) -> Lab:
         cleared_copy(path, served)
     port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # Agg would hide the figures
-    env.update(LECTURE_FAST="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE",
+    env.update(LECTURE_FAST="1", **KERNEL_ENV,
                JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"))
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(

@@ -72,16 +72,16 @@ def test_the_project_venv_has_the_pinned_versions(name):
     assert version(name).split("+")[0] == constraint_pins()[name]
 
 
-def test_the_thread_settings_are_the_same_for_tests_lab_and_conda():
+def test_the_thread_and_numeric_path_settings_are_the_same_for_tests_lab_and_conda():
     from tools.lab_environment import KERNEL_ENV
 
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     run_env = dict(re.findall(r"(\w+)=(\S+)", re.search(r"^RUN_ENV := (.*)$", makefile, re.M)[1]))
     run_env.pop("PATH")
     assert run_env == KERNEL_ENV, "Makefile RUN_ENV and tools/lab_environment.KERNEL_ENV differ"
     text = (ROOT / "environment.yml").read_text(encoding="utf-8")
     block = re.search(r"^variables:\n((?:  .*\n)+)", text, re.M)
-    assert block, "environment.yml has no `variables:` block with the thread settings"
+    assert block, "environment.yml has no `variables:` block with the thread and numeric-path settings"
     conda = {k: v.strip('"') for k, v in re.findall(r"^  (\w+): (\S+)$", block[1], re.M)}
     assert conda == KERNEL_ENV, "environment.yml variables and KERNEL_ENV differ"
 

@@ -3,11 +3,13 @@
 Usage: ``python -m tools.execute_notebooks notebooks/01_*.ipynb ...``. Each notebook is first
 normalised (its Colab header rewritten from pyproject.toml by ``tools.colab_header``, authoring metadata
 such as jupytext's removed, the ``python3`` kernel set), then run top to bottom on a fresh kernel from
-the ``notebooks/`` folder, and written back. Prints the wall time of each.
+the ``notebooks/`` folder, with the thread and numeric-path settings of ``tools.lab_environment.KERNEL_ENV``
+(also when it is run without ``make execute``), and written back. Prints the wall time of each.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from tools.colab_header import header_problems
+from tools.lab_environment import KERNEL_ENV
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (RNN lecture)", "language": "python"}
 CELL_TIMEOUT_SECONDS = 1800
@@ -54,6 +57,7 @@ def main(paths: list[str]) -> int:
     if not paths:
         print("usage: python -m tools.execute_notebooks NOTEBOOK.ipynb ...", file=sys.stderr)
         return 2
+    os.environ.update(KERNEL_ENV)  # the kernels inherit this process's environment
     for name in paths:
         seconds = execute(Path(name))
         print(f"{name}: executed in {seconds:.1f} s")

@@ -1,7 +1,7 @@
 """What `make venv` writes into the virtual environment for JupyterLab.
 
-- The course kernel (``python3``, "Python 3 (RNN lecture)") gets the same thread settings as the tests
-  (``KERNEL_ENV``): a notebook opened through ``make lab`` runs exactly as ``make test`` runs it.
+- The course kernel (``python3``, "Python 3 (RNN lecture)") gets the same thread and numeric-path settings as
+  the tests (``KERNEL_ENV``): a notebook opened through ``make lab`` runs exactly as ``make test`` runs it.
 - Settings overrides: no news or update pop-ups.
 
 Usage: ``python -m tools.lab_environment VENV`` (after ``ipykernel install --sys-prefix --name python3``).
@@ -13,9 +13,22 @@ import json
 import sys
 from pathlib import Path
 
-# One torch/BLAS thread, and idle OpenMP threads that sleep instead of spinning (README, "Speed").
+# One torch/BLAS thread, and idle OpenMP threads that sleep instead of spinning (README, "Speed and determinism").
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+# The numeric path pinned to AVX2, which every current x86-64 CPU has, so that a CPU with AVX-512 computes the
+# same bits as one without (README, "Speed and determinism"; `python -m tools.numeric_path` shows each one's effect):
+# ATen's kernels (log_softmax, GRU cells and other pointwise and reduction loops), MKL's code path (matrix products,
+# linear solves, vector math), oneDNN's (the LSTM, convolutions), OpenBLAS's (NumPy's and SciPy's matrix products)
+# and NumPy's own SIMD loops (exp, log...). Each is read once, when its library starts.
+NUMERIC_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_CBWR": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4,AVX512_ICL,AVX512_SPR",
+}
 # The Makefile's RUN_ENV and environment.yml's `variables` carry the same; a test keeps them equal.
-KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+KERNEL_ENV = {**THREAD_ENV, **NUMERIC_ENV}
 OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }

@@ -38,6 +38,8 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
+from tools.lab_environment import KERNEL_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FILE_BYTES = 1 << 30  # a kernel cannot write a file larger than 1 GiB (RLIMIT_FSIZE)
 SHM_BYTES = 256 << 20  # the kernel's private /dev/shm (torch's inter-process tensors)
@@ -215,7 +217,8 @@ def make_scratch() -> Path:
 
 
 def kernel_env(scratch: Path, *, fast: bool, level: str = "none") -> dict[str, str]:
-    """The kernel's environment: the grader's, with home and caches in the scratch folder, no proxies.
+    """The kernel's environment: the grader's, with home and caches in the scratch folder, no proxies, and the
+    thread and numeric-path settings of every other kernel (``tools.lab_environment.KERNEL_ENV``).
 
     ``fast`` sets the notebooks' fast mode (``LECTURE_FAST=1``: smaller data and epochs, same exercises). At
     ``"namespaces"`` the kernel finds the data folder through ``LECTURE_DATA_DIR`` (the repository, where
@@ -232,6 +235,6 @@ def kernel_env(scratch: Path, *, fast: bool, level: str = "none") -> dict[str, s
     env.update(
         HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / "matplotlib"),
         IPYTHONDIR=str(scratch / "ipython"), JUPYTER_RUNTIME_DIR=str(scratch),
-        PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE",
+        PYTHONDONTWRITEBYTECODE="1", **KERNEL_ENV,
     )
     return env

@@ -131,7 +131,7 @@ def train_adding(
         return nn.functional.mse_loss(out[:, -1, 0], b[1])
 
     start = time.process_time()
-    history = fit(step_loss, batches, torch.optim.Adam(model.parameters(), lr=lr), clip_norm=clip_norm,
+    history = fit(step_loss, batches, torch.optim.Adam(model.parameters(), lr=lr, fused=True), clip_norm=clip_norm,
                   desc=f"{cell} T={lag}", progress=progress)
     with torch.no_grad():
         test_mse = nn.functional.mse_loss(model(x_test)[0][:, -1, 0], y_test).item()

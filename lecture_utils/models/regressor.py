@@ -177,7 +177,7 @@ def train_regressor(
     device = next(model.parameters()).device
     model.set_input_scale(x)
     model.set_target_scale(y[mask])
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
 
     def step_loss(index: torch.Tensor) -> torch.Tensor:

@@ -101,11 +101,11 @@ def train_regime(
     """
     seed_everything(seed)
     model = Seq2Seq(embed=config.embed, hidden=config.hidden).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     discriminator = disc_optimizer = None
     if regime.kind == "professor":
         discriminator = BehaviourDiscriminator(config.hidden).to(device)
-        disc_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.lr)
+        disc_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.lr, fused=True)
     per_epoch = math.ceil(len(numbers_train) / config.batch_size)
     schedule = [
         b

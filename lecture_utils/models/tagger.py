@@ -296,7 +296,7 @@ def train_tagger(enc: Encoders, train: Sequence[Sentence], dev: Sequence[Sentenc
     model = config.model(enc)
     batches = EpochBatches(enc, train, config.batch_size, seed=config.seed)
     total = config.epochs * len(batches)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     scheduler = linear_decay(optimizer, total, config.final_lr_fraction)
     generator = torch.Generator().manual_seed(config.seed + 1)  # word dropout's draws
     dev_words = [w for w, _ in dev]
