@@ -16,24 +16,25 @@ class CheckFailed(AssertionError):
 def check(what: str, passed: bool, detail: str = "", *, quality: bool = False) -> None:
     """Print one line saying what was checked and that it passed, or raise :class:`CheckFailed`.
 
+    The page speaks Russian: ``what`` is the claim in Russian, and the line reads ``[верно] <what> (<detail>)``.
     ``quality=True`` marks a claim about how well a model trained; in fast mode such a claim is not
     checked (the data and epochs are too small) and the line says so.
     """
     suffix = f" ({detail})" if detail else ""
     if quality and fast_mode():
-        print(f"[skipped in fast mode] {what}{suffix}")
+        print(f"[пропущено в быстром режиме] {what}{suffix}")
         return
     if not passed:
-        raise CheckFailed(f"Check failed: {what}{suffix}")
-    print(f"[ok] {what}{suffix}")
+        raise CheckFailed(f"Проверка не прошла: {what}{suffix}")
+    print(f"[верно] {what}{suffix}")
 
 
 def check_close(what: str, actual: torch.Tensor, expected: torch.Tensor, *, atol: float = 1e-6) -> None:
     """:func:`check` that two tensors agree to ``atol`` (max absolute difference), shapes included."""
     if actual.shape != expected.shape:
-        raise CheckFailed(f"Check failed: {what} (shape {tuple(actual.shape)} != {tuple(expected.shape)})")
+        raise CheckFailed(f"Проверка не прошла: {what} (форма {tuple(actual.shape)} != {tuple(expected.shape)})")
     diff = (actual.detach().double() - expected.detach().double()).abs().max().item() if actual.numel() else 0.0
-    check(what, diff <= atol, f"max |difference| {'<=' if diff <= atol else '>'} {atol:g}")
+    check(what, diff <= atol, f"макс. |разность| {'<=' if diff <= atol else '>'} {atol:g}")
 
 
 def expect_tensor(

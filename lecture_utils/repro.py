@@ -62,8 +62,8 @@ def pick_device(prefer: str | None = None, *, verbose: bool = True) -> torch.dev
         name = next(n for n in ("cuda", "mps", "cpu") if available[n])
     device = torch.device(name)
     if verbose:
-        detail = torch.cuda.get_device_name(0) if name == "cuda" else f"{torch.get_num_threads()} thread(s)"
-        print(f"Device: {name} ({detail})")
+        detail = torch.cuda.get_device_name(0) if name == "cuda" else f"потоков: {torch.get_num_threads()}"
+        print(f"Устройство: {name} ({detail})")
     return device
 
 
@@ -78,5 +78,5 @@ def setup(seed: int = 0, *, threads: int | None = 1) -> torch.device:
     seed_everything(seed, threads=threads)
     device = pick_device()
     if fast_mode():
-        print(f"Fast mode ({FAST_ENV}=1): smaller data and fewer epochs; quality checks are skipped.")
+        print(f"Быстрый режим ({FAST_ENV}=1): меньше данных и эпох, проверки качества пропускаются.")
     return device

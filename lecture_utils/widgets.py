@@ -76,8 +76,8 @@ def text_tagger(taggers: dict, *, examples: dict | None = None):
         raise ValueError("taggers: expected a dict label -> function(text) -> [(word, tag), ...]")
     examples = examples or {}
     first = next(iter(taggers))
-    language = ipywidgets.Dropdown(options=list(taggers), value=first, description="language")
-    text = ipywidgets.Text(value=examples.get(first, ""), description="text", continuous_update=False,
+    language = ipywidgets.Dropdown(options=list(taggers), value=first, description="Язык:")
+    text = ipywidgets.Text(value=examples.get(first, ""), description="Текст:", continuous_update=False,
                            layout=ipywidgets.Layout(width="90%"))
     shown = ipywidgets.HTML()
 
@@ -150,9 +150,9 @@ def esn_free_run_explorer(
 
     return ipywidgets.interactive(
         show,
-        spectral_radius=slider(1.1, 0.1, 2.0, 0.05, "spectral radius"),
-        leak_rate=slider(1.0, 0.05, 1.0, 0.05, "leak rate"),
-        input_scaling=slider(0.5, 0.05, 2.0, 0.05, "input scaling"),
+        spectral_radius=slider(1.1, 0.1, 2.0, 0.05, "спектральный радиус"),
+        leak_rate=slider(1.0, 0.05, 1.0, 0.05, "утечка"),
+        input_scaling=slider(0.5, 0.05, 2.0, 0.05, "масштаб входа"),
     )
 
 

@@ -120,7 +120,7 @@ def test_outside_colab_the_setup_cell_installs_nothing(monkeypatch, capsys):
     namespace, magics, colab_calls = run_setup_cell(monkeypatch, in_colab=False)
     assert magics == [] and colab_calls == []
     assert namespace["DEVICE"] == torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    assert capsys.readouterr().out.startswith("Device: ")
+    assert capsys.readouterr().out.startswith("Устройство: ")
 
 
 def test_in_colab_the_setup_cell_installs_the_package_and_never_torch(monkeypatch):

@@ -45,7 +45,7 @@ def test_pick_device_prefers_what_exists_and_says_so(capsys):
     device = pick_device()
     expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
     assert device.type == expected
-    assert capsys.readouterr().out.startswith(f"Device: {expected} (")
+    assert capsys.readouterr().out.startswith(f"Устройство: {expected} (")
     assert pick_device("cpu", verbose=False).type == "cpu"
     with pytest.raises(ValueError, match="expected one of"):
         pick_device("tpu")
@@ -57,23 +57,23 @@ def test_pick_device_prefers_what_exists_and_says_so(capsys):
 def test_setup_reports_fast_mode(monkeypatch, capsys):
     monkeypatch.setenv("LECTURE_FAST", "1")
     setup(seed=1)
-    assert "Fast mode" in capsys.readouterr().out
+    assert "Быстрый режим" in capsys.readouterr().out
     monkeypatch.setenv("LECTURE_FAST", "0")
     setup(seed=1)
-    assert "Fast mode" not in capsys.readouterr().out
+    assert "Быстрый режим" not in capsys.readouterr().out
 
 
 def test_check_prints_one_line_or_raises(capsys):
     check("two plus two", 2 + 2 == 4, "exact")
-    assert capsys.readouterr().out == "[ok] two plus two (exact)\n"
-    with pytest.raises(CheckFailed, match="Check failed: wrong sum"):
+    assert capsys.readouterr().out == "[верно] two plus two (exact)\n"
+    with pytest.raises(CheckFailed, match="Проверка не прошла: wrong sum"):
         check("wrong sum", 2 + 2 == 5)
 
 
 def test_quality_checks_are_skipped_only_in_fast_mode(monkeypatch, capsys):
     monkeypatch.setenv("LECTURE_FAST", "1")
     check("accuracy above 95%", False, quality=True)
-    assert capsys.readouterr().out.startswith("[skipped in fast mode] accuracy above 95%")
+    assert capsys.readouterr().out.startswith("[пропущено в быстром режиме] accuracy above 95%")
     monkeypatch.setenv("LECTURE_FAST", "0")
     with pytest.raises(CheckFailed):
         check("accuracy above 95%", False, quality=True)
@@ -81,10 +81,10 @@ def test_quality_checks_are_skipped_only_in_fast_mode(monkeypatch, capsys):
 
 def test_check_close_compares_values_and_shapes(capsys):
     check_close("same", torch.ones(2), torch.ones(2) + 1e-8)
-    assert "[ok] same (max |difference| <= 1e-06)" in capsys.readouterr().out
+    assert "[верно] same (макс. |разность| <= 1e-06)" in capsys.readouterr().out
     with pytest.raises(CheckFailed, match="> 1e-06"):
         check_close("different", torch.ones(2), torch.zeros(2))
-    with pytest.raises(CheckFailed, match="shape"):
+    with pytest.raises(CheckFailed, match="форма"):
         check_close("shapes", torch.ones(2), torch.ones(3))
 
 

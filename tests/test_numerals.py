@@ -134,9 +134,9 @@ def test_batch_padding_and_eos():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", "empty"), ("   ", "empty"), ("12a", "only the digits"), ("1X2", "only the digits"),
-     ("0012", "leading zeros"), ("01", "leading zeros"),
-     ("1" * 13, "at most 12"), (12, "expected a str")],
+    [("", "пустой ввод"), ("   ", "пустой ввод"), ("12a", "только цифры"), ("1X2", "только цифры"),
+     ("0012", "ведущих нулей"), ("01", "ведущих нулей"),
+     ("1" * 13, "не больше 12"), (12, "нужна строка")],
 )
 def test_parse_number_text_rejects_bad_input(text, message):
     with pytest.raises(ValueError, match=message):

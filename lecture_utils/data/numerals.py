@@ -131,19 +131,20 @@ def parse_number_text(text: str) -> str:
 
     Raises ``ValueError`` for an empty input, characters other than digits and spaces, a leading zero
     (other than "0" itself) or more than :data:`MAX_DIGITS` digits: the model was never trained on those.
+    The message is in Russian: the translator widget shows it to the student.
     """
     if not isinstance(text, str):
-        raise ValueError(f"text: expected a str of digits, got {type(text).__name__}")
+        raise ValueError(f"text: нужна строка из цифр, получено {type(text).__name__}")
     digits = text.replace(" ", "")
     if not digits:
-        raise ValueError("text: empty input; expected 1 to 12 digits, e.g. '2026'")
+        raise ValueError("text: пустой ввод; нужно от 1 до 12 цифр, например '2026'")
     bad = sorted({c for c in digits if c not in "0123456789"})
     if bad:
-        raise ValueError(f"text: only the digits 0-9 (and spaces) are allowed, got {bad}")
+        raise ValueError(f"text: допустимы только цифры 0-9 (и пробелы), получено {bad}")
     if len(digits) > MAX_DIGITS:
-        raise ValueError(f"text: at most {MAX_DIGITS} digits (numbers below 10**12), got {len(digits)}")
+        raise ValueError(f"text: не больше {MAX_DIGITS} цифр (числа меньше 10**12), получено {len(digits)}")
     if len(digits) > 1 and digits[0] == "0":
-        raise ValueError(f"text: no leading zeros, got {digits!r}")
+        raise ValueError(f"text: без ведущих нулей, получено {digits!r}")
     return digits
 
 
