@@ -7,9 +7,9 @@ Used by ``tests/test_prose.py``; stdlib only, so it also runs on a notebook outs
   configuration), or written in that cell's code (a size, a learning rate), at the precision the prose gives or up
   to two digits finer (``1,18`` is backed by a printed ``1.1823``, ``94,5%`` by ``0.9453``); a summary section
   may quote any cell.
-  In a formula (``$...$``) only measured numbers are read (:func:`formula_numbers`); code (inline or a fenced
-  block), links, headings' numbers, the lecture's cell numbers (``In[13]``) and small counts (0 to 10) are not
-  read; years and round powers of ten neither.
+  In a formula (``$...$``) only measured numbers are read (:func:`formula_numbers`); a fenced block of code (the
+  lecture's), links, headings' numbers, the lecture's cell numbers (``In[13]``) and small counts (0 to 10) are not
+  read; years and round powers of ten neither. Inline code is read like prose.
 - Quoted examples: a word the prose quotes in italics or in «guillemets» as data (Latin letters, or a Cyrillic
   word from a notebook that prints words) must be printed by a code cell.
 - History: the page speaks of what holds now, never of its own earlier versions or the course's targets.
@@ -59,7 +59,7 @@ def prose(cell: dict) -> str:
     text = "".join(cell["source"])
     text = re.sub(r"```.*?```", " ", text, flags=re.S)  # a quoted block of code (the lecture's)
     text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", lambda m: " " + " ".join(formula_numbers(m[0])) + " ", text, flags=re.S)
-    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"`([^`]*)`", r" \1 ", text)  # inline code is read: it quotes code or printed values
     text = re.sub(r"^#+ [\d.]+", " ", text, flags=re.M)  # a heading's number
     text = re.sub(r"\]\([^)]*\)|<[^>]+>", " ", text)
     text = re.sub(r"In\s*\[\d+\]", " ", text)  # the lecture's own cell numbers
