@@ -6,6 +6,10 @@ are compared with ``__torch_function__`` overrides disabled, so a solution that 
 ``torch.allclose``, ``numpy.testing``, ``numpy.asarray`` or ``builtins`` functions, or returns a tensor
 subclass that overrides comparisons, does not change what these assertions compute.
 
+:func:`call_without_autograd` runs a function written as a backward pass by hand and fails when it
+reached autograd in any form (``torch.autograd``, ``torch.func``, ``.backward()``, the engine itself),
+however it got hold of it; what it watches with is captured at import too.
+
 :class:`Guard` is what ``tools/autograde.py`` installs as the first cell of a graded notebook: it
 records the comparison helpers, builtins and IPython's execution hooks, and before each test cell
 puts back whatever the submission replaced and prints what it restored, so the grader can report it.
@@ -39,6 +43,9 @@ _type = builtins.type
 _str = builtins.str
 _float = builtins.float
 _np_bool = np.bool_
+_getattr = builtins.getattr
+_setprofile, _getprofile = sys.setprofile, sys.getprofile
+_realpath = os.path.realpath
 
 
 class GradingError(AssertionError):
@@ -103,12 +110,85 @@ def assert_true(condition: object, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------
+# A backward pass by hand: the function runs under a profile hook that records every route into autograd.
+
+_TORCH_DIR = _realpath(os.path.dirname(torch.__file__)) + os.sep
+# Python code of reverse and forward mode, functional transforms (torch.func) and Tensor.backward's target
+_AUTOGRAD_FOLDERS = tuple(_TORCH_DIR + folder + os.sep for folder in ("autograd", "_functorch", "func"))
+# no_grad / enable_grad / inference_mode only switch a mode: they compute no gradient
+_MODE_SWITCHES = _TORCH_DIR + os.path.join("autograd", "grad_mode.py")
+# C functions that differentiate without passing through that Python code: the engine, dual numbers,
+# functorch's transform levels
+_AUTOGRAD_BUILTINS = frozenset({"run_backward", "_make_dual", "_unpack_dual", "_enter_dual_level",
+                                "_exit_dual_level", "_grad_increment_nesting", "_jvp_increment_nesting"})
+# C functions that would take the work out of the hook's sight: another profile or trace hook, another
+# thread (hooks are per thread), another process
+_ESCAPES = frozenset({"setprofile", "settrace", "setprofile_all_threads", "settrace_all_threads",
+                      "start_new_thread", "start_joinable_thread", "fork", "forkpty", "fork_exec", "posix_spawn",
+                      "posix_spawnp"})
+
+
+def _autograd_code(filename: str, cache: dict[str, bool]) -> bool:
+    """True for a Python source file of torch's autograd or functorch (the mode switches excepted)."""
+    found = cache.get(filename)
+    if found is None:
+        path = _realpath(filename)
+        found = cache[filename] = path.startswith(_AUTOGRAD_FOLDERS) and path != _MODE_SWITCHES
+    return found
+
+
+def call_without_autograd(function: Callable[..., object], *args: object, what: str) -> object:
+    """``function(*args)``, failing with :class:`GradingError` if the call used autograd in any form.
+
+    Every Python function and C function the call reaches is watched (``sys.setprofile``, this thread):
+    code from ``torch/autograd``, ``torch/_functorch`` or ``torch/func`` (``torch.autograd.grad``,
+    ``torch.autograd.functional.*``, ``torch.func.vjp``/``grad``/``jacrev``/``jvp``, ``Tensor.backward``),
+    the engine's ``run_backward`` and dual numbers called directly, and what would hide the rest (another
+    profile or trace hook, a thread, a process). How ``function`` got hold of them does not matter: an
+    alias imported before the call is the same code. Returns the result; ``what`` names the function
+    in the message.
+    """
+    _check_arguments(what, 0, 0)
+    found: list[str] = []
+    cache: dict[str, bool] = {}
+
+    def watch(frame, event, arg):
+        code = frame.f_code
+        if event == "call" and _autograd_code(code.co_filename, cache):
+            where = _realpath(code.co_filename)[len(_TORCH_DIR) :]
+            found.append(f"torch/{where}: {_getattr(code, 'co_qualname', code.co_name)}")
+        elif event == "c_call" and code is not _this_code:
+            name = _getattr(arg, "__name__", "")
+            if name in _AUTOGRAD_BUILTINS or name in _ESCAPES:
+                found.append(f"{name} (C)")
+
+    previous = _getprofile()
+    _setprofile(watch)
+    try:
+        result = function(*args)
+    finally:
+        switched_off = _getprofile() is not watch
+        _setprofile(previous)
+    if switched_off:
+        found.append("the watch itself was switched off")
+    if found:
+        uses = list(dict.fromkeys(found))  # the first is where the call entered autograd
+        more = f" and {len(uses) - 2} more" if len(uses) > 2 else ""
+        raise GradingError(f"{what}: used autograd or hid its work from the check ({', '.join(uses[:2])}{more}); "
+                           "compute the gradients by hand, from the formulas of the forward pass")
+    return result
+
+
+_this_code = call_without_autograd.__code__
+
+
+# ----------------------------------------------------------------------------------------------------
 # The grader's guard (see tools/autograde.py): installed before any notebook code, run before each test.
 
 _PROTECTED_MODULES = ("builtins", "math", "numpy", "numpy.testing", "torch", "torch.testing",
                       "torch.nn.functional", __name__)
 _PROTECTED_CLASSES = (torch.Tensor,)
-_HELPERS = ("assert_close", "assert_true")
+_HELPERS = ("assert_close", "assert_true", "call_without_autograd")
 _HOOK_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
 _SHELL_METHODS = ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "showtraceback",
                   "_showtraceback", "showsyntaxerror", "transform_cell")

@@ -158,6 +158,116 @@ def test_helpers_ignore_monkeypatching_and_tensor_subclasses(monkeypatch: pytest
         grading.assert_close(torch.ones(2).as_subclass(Liar), torch.zeros(2), "subclass")
 
 
+def _step(x, h, w_ih, w_hh):
+    return torch.tanh(x @ w_ih.T + h @ w_hh.T)
+
+
+def _by_hand(dh_next, x, h, w_ih, w_hh):
+    """The backward pass of _step written out: what call_without_autograd must let through."""
+    with torch.no_grad():  # switching a mode is not differentiating
+        da = dh_next * (1 - _step(x, h, w_ih, w_hh) ** 2)
+        return da @ w_ih, da @ w_hh, da.T @ x, da.T @ h
+
+
+def _by_autograd_grad(dh_next, x, h, w_ih, w_hh):
+    leaves = [t.detach().requires_grad_(True) for t in (x, h, w_ih, w_hh)]
+    with torch.enable_grad():
+        return torch.autograd.grad((_step(*leaves) * dh_next).sum(), leaves)
+
+
+def _by_backward(dh_next, x, h, w_ih, w_hh):
+    leaves = [t.detach().requires_grad_(True) for t in (x, h, w_ih, w_hh)]
+    with torch.enable_grad():
+        (_step(*leaves) * dh_next).sum().backward()
+    return tuple(t.grad for t in leaves)
+
+
+def _by_functional_vjp(dh_next, x, h, w_ih, w_hh):
+    return torch.autograd.functional.vjp(_step, (x, h, w_ih, w_hh), dh_next)[1]
+
+
+def _by_func_vjp(dh_next, x, h, w_ih, w_hh):
+    return _vjp_imported_earlier(_step, x, h, w_ih, w_hh)[1](dh_next)
+
+
+_vjp_imported_earlier = torch.func.vjp  # an alias taken before the check starts is the same code
+
+
+def _by_func_grad(dh_next, x, h, w_ih, w_hh):
+    return torch.func.grad(lambda *a: (_step(*a) * dh_next).sum(), argnums=(0, 1, 2, 3))(x, h, w_ih, w_hh)
+
+
+def _by_jacrev(dh_next, x, h, w_ih, w_hh):
+    jacobian = torch.func.jacrev(_step, argnums=0)(x, h, w_ih, w_hh)  # (batch, hidden, batch, input)
+    return (torch.einsum("bk,bkci->ci", dh_next, jacobian),)
+
+
+def _by_forward_mode(dh_next, x, h, w_ih, w_hh):
+    return (torch.func.jvp(lambda v: _step(v, h, w_ih, w_hh), (x,), (torch.ones_like(x),))[1],)
+
+
+def _by_dual_numbers(dh_next, x, h, w_ih, w_hh):
+    import torch.autograd.forward_ad as fwad
+
+    with fwad.dual_level():
+        out = _step(fwad.make_dual(x, torch.ones_like(x)), h, w_ih, w_hh)
+        return (fwad.unpack_dual(out).tangent,)
+
+
+def _by_the_engine(dh_next, x, h, w_ih, w_hh):
+    leaf = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = (_step(leaf, h, w_ih, w_hh) * dh_next).sum()
+    engine = torch.autograd.Variable._execution_engine
+    return engine.run_backward((out,), (torch.ones_like(out),), False, False, (leaf,), False, False)
+
+
+def _switching_the_watch_off(dh_next, x, h, w_ih, w_hh):
+    hook = sys.getprofile()
+    sys.setprofile(None)
+    try:
+        return _by_autograd_grad(dh_next, x, h, w_ih, w_hh)
+    finally:
+        sys.setprofile(hook)
+
+
+def _in_another_thread(dh_next, x, h, w_ih, w_hh):
+    import threading
+
+    result = []
+    worker = threading.Thread(target=lambda: result.append(_by_autograd_grad(dh_next, x, h, w_ih, w_hh)))
+    worker.start()
+    worker.join()
+    return result[0]
+
+
+@pytest.mark.parametrize("dodge", [_by_autograd_grad, _by_backward, _by_functional_vjp, _by_func_vjp, _by_func_grad,
+                                   _by_jacrev, _by_forward_mode, _by_dual_numbers, _by_the_engine,
+                                   _switching_the_watch_off, _in_another_thread], ids=lambda f: f.__name__[1:])
+def test_call_without_autograd_rejects_every_route_into_autograd(dodge) -> None:
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(shape, generator=g, dtype=torch.float64) for shape in [(3, 4), (3, 2), (3, 4), (4, 2), (4, 4)]]
+    dodge(*args)  # each dodge works outside the check
+    with pytest.raises(grading.GradingError, match="step_backward: used autograd or hid its work"):
+        grading.call_without_autograd(dodge, *args, what="step_backward")
+    assert sys.getprofile() is None  # the watch is gone after the call
+
+
+def test_call_without_autograd_passes_a_backward_by_hand_and_its_errors() -> None:
+    g = torch.Generator().manual_seed(0)
+    dh_next, x, h, w_ih, w_hh = (torch.randn(s, generator=g, dtype=torch.float64)
+                                 for s in [(3, 4), (3, 2), (3, 4), (4, 2), (4, 4)])
+    ours = grading.call_without_autograd(_by_hand, dh_next, x, h, w_ih, w_hh, what="step_backward")
+    theirs = _by_autograd_grad(dh_next, x, h, w_ih, w_hh)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ZeroDivisionError):  # the function's own error comes through unchanged
+        grading.call_without_autograd(lambda: 1 / 0, what="f")
+    assert sys.getprofile() is None
+    with pytest.raises(ValueError, match="what: expected a non-empty str"):
+        grading.call_without_autograd(_by_hand, what="")
+
+
 def test_guard_restores_patched_functions_and_hooks() -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -270,6 +380,16 @@ def test_report_entries_stay_whole_in_csv_summary_and_feedback(tmp_path: Path) -
     rendered = html.unescape(autograde.HTMLExporter().from_notebook_node(page)[0])
     assert f"<td>{reason}</td>" in rendered
     assert "<li>test cell fx01_square_tests was edited; really | twice, second line</li>" in rendered
+
+
+def test_kernel_caches_stay_in_the_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch writes the inductor cache's path into os.environ when torch._inductor is first imported (by
+    torch.use_deterministic_algorithms, which every notebook's setup calls): a path inherited from the
+    grader's process lies outside the sandbox, where the kernel cannot create it."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/torchinductor_grader")
+    env = sandbox.kernel_env(tmp_path, fast=True)
+    for key in ("HOME", "TMPDIR", "MPLCONFIGDIR", "IPYTHONDIR", "TORCHINDUCTOR_CACHE_DIR"):
+        assert Path(env[key]).is_relative_to(tmp_path), (key, env[key])
 
 
 def test_grading_kernels_talk_over_unix_sockets_in_their_own_folder(tmp_path: Path) -> None:

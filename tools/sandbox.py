@@ -235,6 +235,10 @@ def kernel_env(scratch: Path, *, fast: bool, level: str = "none") -> dict[str, s
     env.update(
         HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / "matplotlib"),
         IPYTHONDIR=str(scratch / "ipython"), JUPYTER_RUNTIME_DIR=str(scratch),
+        # torch writes the inductor cache's path into os.environ the first time anything imports
+        # torch._inductor (torch.use_deterministic_algorithms does): a path inherited from the grader's
+        # process would point outside the sandbox, where nothing is writable
+        TORCHINDUCTOR_CACHE_DIR=str(scratch / "torchinductor"),
         PYTHONDONTWRITEBYTECODE="1", **KERNEL_ENV,
     )
     return env
