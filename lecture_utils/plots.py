@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.ticker import LogFormatter
 
 from lecture_utils.training import History
 
@@ -47,6 +48,30 @@ def metric_label(key: str) -> str:
         f"or record one of the known metrics {sorted(_METRIC_LABELS)}, optionally prefixed by "
         f"{[s + '_' for s in _SPLIT_LABELS]}"
     )
+
+
+class PlainLogFormatter(LogFormatter):
+    """Labels of a log axis written as plain numbers (``0.5``, ``2``, ``30``) instead of ``5×10⁻¹``; which ticks
+    get a label is matplotlib's usual choice (decades, and some minor ticks when the axis spans little)."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:g}"
+
+
+def plain_log_ticks(ax: Axes, axis: str = "y", *, max_decades: float = 4) -> Axes:
+    """Label ``ax``'s log ``axis`` (``"x"`` or ``"y"``) with plain numbers when it spans at most ``max_decades``
+    decades (a loss axis from 2 to 8 reads "2, 3, 4, 6", not "2×10⁰"); a wider axis keeps powers of ten.
+    Call it after the data are drawn: the span is the axis's view interval then."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis: expected 'x' or 'y', got {axis!r}")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if target.get_scale() != "log":
+        raise ValueError(f"ax: its {axis} axis is {target.get_scale()!r}, not 'log'")
+    low, high = target.get_view_interval()
+    if low > 0 and high / low <= 10**max_decades:
+        target.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
+        target.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+    return ax
 
 
 def plot_history(
@@ -86,6 +111,7 @@ def plot_history(
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
+        plain_log_ticks(ax)
     if len(histories) > 1:
         ax.legend()
     if title:
@@ -349,6 +375,7 @@ def plot_error_by_step(
     ax.set_xlabel("шаг вдоха, номер")
     ax.set_ylabel("ошибка MAE, см вод. ст.")
     ax.set_yscale("log")
+    plain_log_ticks(ax)
     ax.legend()
     ax.grid(alpha=0.3)
     if title:

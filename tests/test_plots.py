@@ -195,3 +195,25 @@ def test_numeral_translator_draws_its_attention_image():
                                      initial="12")
     image = box.children[2]
     assert image.value[:4] == b"\x89PNG" and image.layout.display is None
+
+
+def _tick_labels(ax, minor: bool) -> list[str]:
+    ax.figure.canvas.draw()
+    return [label.get_text() for label in ax.get_yticklabels(minor=minor) if label.get_text()]
+
+
+def test_loss_axes_read_plain_numbers_not_powers_of_ten():
+    history = History(steps=[{"step": s, "loss": 8.5 - 0.03 * s} for s in range(1, 201)])  # 8.5 down to 2.5
+    ax = plots.plot_history(history)
+    labels = _tick_labels(ax, minor=True)  # the minor ticks inside 2.5-8.5 (and the margins), as numbers
+    assert {"3", "4", "6"} <= set(labels) and all(label.isdigit() for label in labels), labels
+    ax = plots.plot_error_by_step({"модель": np.array([0.45, 0.5, 0.62])})
+    labels = _tick_labels(ax, minor=False) + _tick_labels(ax, minor=True)
+    assert "0.5" in labels and all(re.fullmatch(r"\d+(\.\d+)?", label) for label in labels), labels
+    _, wide = plt.subplots()
+    wide.semilogy([0, 1], [1e-17, 1.0])
+    plots.plain_log_ticks(wide)  # 17 decades: powers of ten stay
+    labels = _tick_labels(wide, minor=False)
+    assert labels and all("10^" in label for label in labels), labels
+    with pytest.raises(ValueError, match="not 'log'"):
+        plots.plain_log_ticks(plt.subplots()[1])
