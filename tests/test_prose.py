@@ -26,10 +26,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "0.0375": "the simulator's time step in the formula for the breath (lecture_utils.data.ventilator.DT)",
         "5.6": "the lecture's model's 5,638,901 parameters (printed in section 1), written in millions",
     },
-    "03_seq2seq_teacher_forcing.ipynb": {
-        "12": "the task's limit: numbers below 10**12 have at most 12 digits",
-        "1001001001": "an example for the student to type into the widget",
-    },
+    "03_seq2seq_teacher_forcing.ipynb": {},
     "04_training_deep_rnns.ipynb": {},
     "05_echo_state_networks.ipynb": {},
     "06_lstm_pos_tagger.ipynb": {

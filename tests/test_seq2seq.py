@@ -14,16 +14,21 @@ from lecture_utils.models.feeding import (
     inverse_sigmoid_decay,
     standard_regimes,
 )
-from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss
+from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss, state_gap
 from lecture_utils.models.seq2seq import (
     EOS,
+    FIRST_WORD_ID,
+    N_WORDS,
     PAD,
     SOS,
     Seq2Seq,
     decode_after_injection,
     digit_places,
+    draw_injections,
     evaluate,
+    plausible_errors,
     recovery_after_error,
+    sample_words,
     sequence_loss,
     translate,
 )
@@ -155,26 +160,30 @@ def test_inverse_sigmoid_decay_and_midpoint():
 
 
 def test_regimes():
-    names = [r.name for r in standard_regimes(400)]
-    assert names == [
+    regimes = {r.name: r for r in standard_regimes(400, adversarial_weight=0.3, temperature=2.0)}
+    assert list(regimes) == [
         "teacher_forcing",
+        "teacher_forcing_argmax_watch",
         "free_running",
         "lecture_coin",
-        "batch_coin",
         "scheduled_sampling",
-        "professor_forcing",
+        "professor_argmax",
+        "professor_sampled",
     ]
-    coins = {r.name: r.coin for r in standard_regimes(400)}
-    assert coins["lecture_coin"] == "sequence" and coins["batch_coin"] == "batch"
-    regimes = {r.name: r for r in standard_regimes(400)}
-    assert [regimes[n].teacher_prob_at(0) for n in ("teacher_forcing", "free_running", "lecture_coin", "batch_coin")] \
-        == [1.0, 0.0, 0.5, 0.5]
+    watched = {n: (r.adversarial_weight, r.temperature) for n, r in regimes.items() if r.kind == "professor"}
+    assert watched == {"teacher_forcing": (0.0, 2.0), "teacher_forcing_argmax_watch": (0.0, None),
+                       "professor_argmax": (0.3, None), "professor_sampled": (0.3, 2.0)}
+    assert regimes["lecture_coin"].coin == "sequence" and regimes["lecture_coin"].teacher_prob_at(0) == 0.5
+    assert regimes["free_running"].teacher_prob_at(0) == 0.0
     scheduled = regimes["scheduled_sampling"]
     assert math.isclose(scheduled.teacher_prob_at(200), 0.5, rel_tol=1e-6)  # halfway through the 400 steps
     with pytest.raises(ValueError, match="kind"):
         Regime("x", "bogus")
     with pytest.raises(ValueError, match="coin"):
         Regime("x", "ratio", 0.5, coin="word")
+    for kind, weight in (("ratio", 0.5), ("professor", -0.1)):
+        with pytest.raises(ValueError, match="adversarial_weight"):
+            Regime("x", kind, adversarial_weight=weight)
     with pytest.raises(ValueError, match="multiple"):
         ExperimentConfig(steps=10, eval_every=3)
 
@@ -349,11 +358,86 @@ class EchoSeq2Seq(RecordingSeq2Seq):
 def test_recovery_after_error_counts_only_the_suffix_after_the_injected_word():
     numbers = [2_026, 123_456, 7, 1_000_000_001, 45]
     perfect = recovery_after_error(EchoSeq2Seq(numbers), numbers, batch_size=8)
-    assert perfect["recovered"] == 1.0 and perfect["clean"] == 1.0
+    assert perfect["uniform"] == perfect["plausible"] == perfect["clean"] == 1.0
     assert perfect["position_count"].sum() == len(numbers)
     stuck = recovery_after_error(EchoSeq2Seq(numbers, broken=True), numbers, batch_size=8)
-    assert stuck["recovered"] == 0.0  # repeats the wrong word it read, so the next output is wrong
+    assert stuck["uniform"] == stuck["plausible"] == 0.0  # repeats the wrong word it read: the next output is wrong
     assert stuck["clean"] == 0.0  # it repeats even a true word, so no suffix is right
+
+
+class LateEchoSeq2Seq(EchoSeq2Seq):
+    """Right at every step, except that it repeats a wrong word from the upper half of the words ("sticky") read
+    at step ``late`` or later: such an error is carried on, any other is forgotten."""
+
+    def __init__(self, numbers, late):
+        super().__init__(numbers)
+        self.late = late
+
+    def step(self, prev, h, feed, memory, mask):
+        logits, h, feed, attn = super().step(prev, h, feed, memory, mask)
+        k = self.t - 1  # the index of the step just taken; it read prev in place of the true word script[k - 1]
+        if k >= self.late:
+            sticky = (prev != self.script[: prev.shape[0], k - 1]) & (prev >= FIRST_WORD_ID + N_WORDS // 2)
+            logits[sticky] = -5.0
+            logits[sticky, prev[sticky]] = 5.0
+        return logits, h, feed, attn
+
+
+def test_recovery_judges_each_number_after_its_own_position_and_counts_per_position():
+    """Hand-counted: with the errors fed at step >= 2 carried on, a number recovers iff its injected position j
+    is 0 (fed at step 1) or the wrong word is not sticky; per position the counts are the draws'."""
+    numbers = [2_026, 123_456_789, 1_000_000_001, 45, 999_999, 7_007_007]
+    positions, uniform = draw_injections(numbers, seed=3)
+    fake = LateEchoSeq2Seq(numbers, late=2)
+    result = recovery_after_error(fake, numbers, seed=3, batch_size=8)  # the fake scripts one batch
+    sticky = uniform >= FIRST_WORD_ID + N_WORDS // 2
+    expected = (positions == 0) | ~sticky  # step j + 1 reads the wrong word: sticky only from step 2 on
+    assert result["uniform"] == pytest.approx(float(expected.float().mean()))
+    assert result["clean"] == 1.0  # only wrong words stick
+    counts = torch.bincount(positions).float()
+    assert torch.equal(result["position_count"], counts)
+    per_position = torch.bincount(positions, weights=expected.float()) / counts.clamp(min=1)
+    assert torch.allclose(result["position_uniform"], per_position)
+
+
+def test_injections_do_not_depend_on_the_batch_size():
+    numbers = list(range(1, 2_000, 7))
+    positions, wrong = draw_injections(numbers, seed=0)
+    words = [len(TARGET_VOCAB.decode(make_batch([n]).tgt[0])) for n in numbers]
+    assert all(0 <= j < w for j, w in zip(positions.tolist(), words, strict=True))
+    true = torch.stack([make_batch([n]).tgt[0, j] for n, j in zip(numbers, positions.tolist(), strict=True)])
+    assert not bool((wrong == true).any()) and bool((wrong >= FIRST_WORD_ID).all())
+    assert len(set(wrong.tolist())) > 30  # uniform over the other words, not a fixed shift
+    head, _ = draw_injections(numbers[:50], seed=0)
+    assert torch.equal(head, positions[:50])  # number by number: the first draws do not see the rest
+    torch.manual_seed(0)
+    model = Seq2Seq(embed=8, hidden=16)
+    whole = recovery_after_error(model, numbers, batch_size=len(numbers))
+    cut = recovery_after_error(model, numbers, batch_size=37)
+    for key in ("uniform", "plausible", "clean"):
+        assert whole[key] == cut[key], key
+
+
+def test_plausible_errors_are_the_models_best_wrong_word():
+    """At step j (true words before it) the highest logit that is a word and not the true word."""
+    batch = make_batch([2_026, 45])  # [две тысячи двадцать шесть] and [сорок пять]
+    second = TARGET_VOCAB.stoi["три"]
+
+    class SecondChoice(RecordingSeq2Seq):
+        def step(self, prev, h, feed, memory, mask):
+            logits, h, feed, attn = super().step(prev, h, feed, memory, mask)
+            logits[:, second] = 4.0  # below the true word (5.0), above the rest (-5.0)
+            logits[:, EOS] = 4.5  # not a word: never injected
+            return logits, h, feed, attn
+
+    fake = SecondChoice(batch.tgt.clone())
+    wrong = plausible_errors(fake, batch.src, batch.src_lengths, batch.tgt, torch.tensor([1, 0]))
+    assert wrong.tolist() == [second, second]
+    # where "три" is itself the true word, the next best word is taken
+    batch_three = make_batch([2_000_003])  # [два миллиона три]: "три" at position 2
+    fake = SecondChoice(batch_three.tgt.clone())
+    wrong = plausible_errors(fake, batch_three.src, batch_three.src_lengths, batch_three.tgt, torch.tensor([2]))
+    assert int(wrong) not in (second, EOS, PAD, SOS) and int(wrong) >= FIRST_WORD_ID
 
 
 def test_recovery_draws_the_same_errors_for_every_model():
@@ -388,7 +472,6 @@ def test_training_logs_recovery_and_discriminator_and_accepts_a_loss_function():
         recovery_set=splits.test,
     )
     assert len(pf.discriminator_log) == 20
-    assert pf.discriminator_log[-1]["adversarial_weight"] == pytest.approx(1.0 * min(1.0, 2 * 19 / 20))
     assert 0.0 <= discriminator_accuracy(pf) <= 1.0
     calls = []
 
@@ -403,8 +486,9 @@ def test_training_logs_recovery_and_discriminator_and_accepts_a_loss_function():
     assert calls == [(0.5, "sequence")] * 20
     assert mine.history.steps[-1]["loss"] == package.history.steps[-1]["loss"]
     table = results_table([pf, package])
-    assert seed_values(table, "pf", "recovered", 20) == [pf.recovery["recovered"]]
-    assert seed_values(table, "pf", "recovered", 10) == []
+    assert seed_values(table, "pf", "recovered_plausible", 20) == [pf.recovery["plausible"]]
+    assert seed_values(table, "pf", "recovered_uniform", 20) == [pf.recovery["uniform"]]
+    assert seed_values(table, "pf", "recovered_uniform", 10) == []
     assert "discriminator_accuracy" in format_seed_table(table, ["discriminator_accuracy"], 20)
     with pytest.raises(ValueError, match="professor"):
         discriminator_accuracy(package)
@@ -497,16 +581,19 @@ def test_the_discriminator_learns_to_tell_teacher_forced_from_free_running_state
 def test_results_table_and_discriminator_accuracy_on_a_hand_made_run():
     metrics = {"exact_match": 0.25, "token_accuracy": 0.5, "teacher_forced_accuracy": 0.75}
     log = [{"discriminator_accuracy": i / 20} for i in range(20)]
+    recovery = {"uniform": 0.3, "plausible": 0.2, "clean": 0.9}
     run = RegimeRun(Regime("pf", "professor", adversarial_weight=1.0), 3, None, History(),
-                    {10: {"test": metrics}, 20: {"test": metrics}}, 7.0, {"recovered": 0.3, "clean": 0.9}, log)
-    assert discriminator_accuracy(run) == pytest.approx((18 + 19) / 40)  # the last 10%: 2 of 20 steps
-    assert discriminator_accuracy(run, last_fraction=0.5) == pytest.approx(sum(range(10, 20)) / 200)
-    short = RegimeRun(run.regime, 3, None, History(), run.checkpoints, 7.0, {}, log[:4])
-    assert discriminator_accuracy(short) == 3 / 20  # under one step's worth: the last step alone
+                    {10: {"test": metrics}, 20: {"test": metrics}}, 7.0, recovery, log)
+    assert discriminator_accuracy(run) == pytest.approx(sum(range(10, 20)) / 200)  # the last 10 steps
+    assert discriminator_accuracy(run, step=5) == pytest.approx(sum(range(5)) / 100)  # steps 1-5: fewer than 10
+    assert discriminator_accuracy(run, step=12, window=2) == pytest.approx((10 + 11) / 40)  # steps 11 and 12
+    for step, window in ((0, 10), (21, 10), (5, 0)):
+        with pytest.raises(ValueError, match="step"):
+            discriminator_accuracy(run, step=step, window=window)
     first, last = results_table([run])
     assert first == {"regime": "pf", "seed": 3, "step": 10, "train_seconds": 7.0, "test_exact_match": 0.25,
                      "test_token_accuracy": 0.5, "test_teacher_forced_accuracy": 0.75}
-    assert last == {**first, "step": 20, "recovered": 0.3, "clean": 0.9,
+    assert last == {**first, "step": 20, "recovered_uniform": 0.3, "recovered_plausible": 0.2, "clean": 0.9,
                     "discriminator_accuracy": discriminator_accuracy(run)}
 
 
@@ -534,7 +621,7 @@ def test_discriminator_reads_time_along_dim_1_and_each_sequence_alone():
 
 def test_train_regime_wires_its_budget_schedules_and_clock(monkeypatch):
     """Adam at config.lr falling linearly for the model, constant for the discriminator; the adversarial weight
-    ramps over the first half of the steps and enters the loss; a scheduled regime's coin follows its step;
+    enters the loss at full strength from the first step; a scheduled regime's coin follows its step;
     clip_norm reaches the loop; train_seconds excludes the evaluations (a fake clock ticking 1 per call);
     the run returns the trained model and discriminator."""
     from types import SimpleNamespace
@@ -567,11 +654,8 @@ def test_train_regime_wires_its_budget_schedules_and_clock(monkeypatch):
     disc_rates, model_rates = rates.values()  # the discriminator steps first, inside the loss
     assert model_rates == pytest.approx([0.01 * (1 - 0.5 * s / 20) for s in range(20)])
     assert disc_rates == pytest.approx([0.01] * 20)
-    weights = [e["adversarial_weight"] for e in pf.discriminator_log]
-    assert weights == pytest.approx([0.4 * min(1.0, 2 * s / 20) for s in range(20)])
     losses = pf.history.series("loss")
-    assert losses == pytest.approx([e["cross_entropy"] + e["adversarial_weight"] * e["fool_loss"]
-                                    for e in pf.discriminator_log], abs=1e-5)
+    assert losses == pytest.approx([e["cross_entropy"] + 0.4 * e["fool_loss"] for e in pf.discriminator_log], abs=1e-5)
     assert fit_kwargs["clip_norm"] == 0.7
     assert pf.train_seconds == 5 - 2  # clock 10 at the start, 15 at the end; two evaluations of 1 tick each
     assert pf.model.tgt_embed.embedding_dim == 8 and isinstance(pf.discriminator, BehaviourDiscriminator)
@@ -622,3 +706,115 @@ def test_injection_beyond_the_sentence_is_teacher_forcing_and_before_it_is_free_
         free = decode_after_injection(model, batch.src, batch.src_lengths, batch.tgt, torch.full((n,), -1), None)
         assert torch.equal(forced, model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0).tokens)
         assert torch.equal(free, model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0).tokens)
+
+
+def test_sampled_words_follow_the_softmax_at_the_temperature():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1, 0.0]])).expand(20_000, 4)  # the last word: probability 0
+    gen = torch.Generator().manual_seed(0)
+    shares = torch.bincount(sample_words(logits, 1.0, gen), minlength=4).float() / 20_000
+    assert torch.allclose(shares, torch.tensor([0.7, 0.2, 0.1, 0.0]), atol=0.015)
+    hot = torch.bincount(sample_words(logits, 2.0, gen), minlength=4).float() / 20_000
+    expected = torch.tensor([0.7, 0.2, 0.1, 0.0]).sqrt()  # p^(1/T), renormalised
+    assert torch.allclose(hot, expected / expected.sum(), atol=0.015)
+    cold = sample_words(logits, 0.01, gen)
+    assert bool((cold == 0).all())  # near 0 the sample is the argmax
+    again = sample_words(logits[:50], 1.0, torch.Generator().manual_seed(5))
+    assert torch.equal(again, sample_words(logits[:50], 1.0, torch.Generator().manual_seed(5)))
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            sample_words(logits, bad, gen)
+
+
+def test_free_running_reads_sampled_words_with_a_temperature_and_records_its_inputs():
+    batch = make_batch([2_026, 123_456])
+    script = torch.full((2, batch.tgt.shape[1]), 7)
+    fake = RecordingSeq2Seq(script)  # puts nearly all mass on word 7 (logit 5 against -5)
+    out = fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
+    assert torch.equal(out.inputs, torch.stack(fake.fed, 1)) and bool((out.inputs[:, 1:] == 7).all())
+    hot = fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0, temperature=100.0,
+               generator=torch.Generator().manual_seed(0))
+    assert torch.equal(hot.inputs, torch.stack(fake.fed, 1))
+    assert bool((hot.inputs[:, 0] == SOS).all()) and bool((hot.inputs[:, 1:] != 7).any())  # nearly uniform
+    assert bool((hot.tokens == 7).all())  # the predicted words stay the argmax
+    forced = fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=1.0, temperature=100.0,
+                  generator=torch.Generator().manual_seed(0))
+    assert torch.equal(forced.inputs[:, 1:], batch.tgt[:, :-1])  # teacher forcing never reads a sample
+    with pytest.raises(ValueError, match="temperature"):
+        fake(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0, temperature=0.0)
+
+
+def test_sampled_professor_forcing_judges_sampled_free_running_states(model):
+    """The fooling term is computed on the states of a run that read sampled words (the same generator draws
+    as the model's own sampled forward pass)."""
+    torch.manual_seed(1)
+    disc = BehaviourDiscriminator(16, size=8)
+    frozen = torch.optim.SGD(disc.parameters(), lr=0.0)
+    batch = make_batch([12, 2_026, 7, 45])
+    lengths = (batch.tgt != PAD).sum(dim=1)
+    free = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0, temperature=1.0,
+                 generator=torch.Generator().manual_seed(3))
+    argmax = model(batch.src, batch.src_lengths, batch.tgt, teacher_prob=0.0)
+    assert not torch.equal(free.inputs, argmax.inputs)  # an untrained model samples other words than its argmax
+    log = {}
+    professor_forcing_loss(model, disc, frozen, batch, 1.0, log=log, temperature=1.0,
+                           generator=torch.Generator().manual_seed(3))
+    fool = torch.nn.functional.binary_cross_entropy_with_logits(disc(free.states, lengths), torch.ones(4))
+    assert log["fool_loss"] == pytest.approx(fool.item(), abs=1e-6)
+    fool_argmax = torch.nn.functional.binary_cross_entropy_with_logits(disc(argmax.states, lengths), torch.ones(4))
+    assert abs(fool.item() - fool_argmax.item()) > 1e-4
+
+
+def test_professor_forcing_at_weight_0_trains_the_model_exactly_as_teacher_forcing():
+    splits = make_splits(400, 1, 40, 20, seed=0)
+    config = ExperimentConfig(embed=8, hidden=16, steps=12, eval_every=12)
+    sets = {"test": splits.test}
+    teacher = train_regime(Regime("tf", "ratio", 1.0), splits.train, sets, config, seed=0, progress=False)
+    watched = train_regime(Regime("pf0", "professor", adversarial_weight=0.0, temperature=1.0), splits.train, sets,
+                           config, seed=0, progress=False)
+    pushed = train_regime(Regime("pf", "professor", adversarial_weight=0.5, temperature=1.0), splits.train, sets,
+                          config, seed=0, progress=False)
+    for a, b in zip(teacher.model.parameters(), watched.model.parameters(), strict=True):
+        assert torch.equal(a, b)  # the discriminator only watches
+    assert len(watched.discriminator_log) == 12
+    assert any(not torch.equal(a, b) for a, b in zip(teacher.model.parameters(), pushed.model.parameters(),
+                                                         strict=True))
+
+
+class StateEchoSeq2Seq(RecordingSeq2Seq):
+    """Its state after a step is the one-hot code of the word it read; its logits put all mass on ``word``."""
+
+    def __init__(self, script, word):
+        super().__init__(script)
+        self.word = word
+        self.hidden = self.tgt_vocab
+
+    def step(self, prev, h, feed, memory, mask):
+        logits, _, feed, attn = super().step(prev, h, feed, memory, mask)
+        logits = torch.full_like(logits, -50.0)
+        logits[:, self.word] = 50.0
+        return logits, torch.nn.functional.one_hot(prev, self.tgt_vocab).float(), feed, attn
+
+
+def test_state_gap_measures_only_where_the_runs_read_other_words():
+    """Hand-computed: a model that always samples word w. Position 0 reads <sos> in both runs (never apart);
+    from position 1 on the runs are apart, and the one-hot states differ by sqrt(2) where the true previous word
+    is not w, by 0 where it is."""
+    numbers = [2_026, 45, 7]  # 4, 2 and 1 words: 5 + 3 + 2 = 10 real positions
+    tgt = make_batch(numbers).tgt
+    word = int(tgt[0, 1])  # "тысячи": the true previous word of 2026's position 2
+    fake = StateEchoSeq2Seq(tgt.clone(), word)
+    gap = state_gap(fake, numbers, temperature=1.0)
+    assert gap["diverged"] == pytest.approx(7 / 10)  # 4 + 2 + 1 positions after the first
+    assert gap["distance"] == pytest.approx(6 * 2**0.5 / 7, abs=1e-6)  # one of the 7 read w in both runs
+    assert gap["position_count"].tolist() == [0, 3, 2, 1, 1]
+    assert gap["position_distance"][2].item() == pytest.approx(2**0.5 / 2, abs=1e-6)
+    truthful = StateEchoSeq2Seq(tgt.clone(), word)
+    truthful.step = lambda prev, h, feed, memory, mask: RecordingSeq2Seq.step(truthful, prev, h, feed, memory, mask)
+    assert state_gap(truthful, numbers, temperature=0.05)["diverged"] == 0.0  # samples the true words: never apart
+
+
+def test_a_regime_takes_a_temperature_only_for_professor_forcing():
+    assert Regime("pf", "professor", temperature=1.0).temperature == 1.0
+    for kind, temperature in (("ratio", 1.0), ("professor", 0.0), ("professor", -1.0)):
+        with pytest.raises(ValueError, match="temperature"):
+            Regime("x", kind, temperature=temperature)

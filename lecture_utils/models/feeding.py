@@ -89,7 +89,9 @@ class Regime:
     the lecture's rule) or per batch (``"batch"``); ``"scheduled"`` is scheduled sampling with
     :func:`inverse_sigmoid_decay` (``decay_k``), a coin per example and step that feeds the model's
     argmax otherwise (Bengio et al. sample from the model's distribution instead);
-    ``"professor"`` is professor forcing with ``adversarial_weight`` (None: the experiment's default).
+    ``"professor"`` is professor forcing with ``adversarial_weight`` from the first step (0: the model learns
+    as with teacher forcing, the discriminator only watches), its free-running run reading the model's argmax
+    (``temperature=None``) or words sampled at ``temperature``.
     """
 
     name: str
@@ -97,7 +99,8 @@ class Regime:
     teacher_prob: float = 1.0
     decay_k: float = 1.0
     coin: str = "token"
-    adversarial_weight: float | None = None
+    adversarial_weight: float = 0.0
+    temperature: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in REGIME_KINDS:
@@ -106,6 +109,10 @@ class Regime:
             raise ValueError(f"coin: expected one of {COINS}, got {self.coin!r}")
         if not 0.0 <= self.teacher_prob <= 1.0:
             raise ValueError(f"teacher_prob: expected a probability in [0, 1], got {self.teacher_prob!r}")
+        if self.adversarial_weight < 0 or (self.adversarial_weight and self.kind != "professor"):
+            raise ValueError(f"adversarial_weight: >= 0, for professor forcing only, got {self.adversarial_weight!r}")
+        if self.temperature is not None and not (self.kind == "professor" and self.temperature > 0):
+            raise ValueError(f"temperature: a positive number for professor forcing only, got {self.temperature!r}")
 
     def teacher_prob_at(self, step: int) -> float:
         """The probability of feeding the true word at optimisation step ``step`` (0-based)."""
@@ -123,17 +130,22 @@ def decay_k_for_midpoint(midpoint: float) -> float:
     return (lo + hi) / 2
 
 
-def standard_regimes(steps: int) -> list[Regime]:
-    """The six regimes of the notebook; scheduled sampling reaches probability 0.5 halfway through ``steps``.
+def standard_regimes(steps: int, adversarial_weight: float, temperature: float = 1.0) -> list[Regime]:
+    """The regimes of notebook 03; scheduled sampling reaches probability 0.5 halfway through ``steps``.
 
-    ``lecture_coin`` is the lecture's rule as written (batch size 1, a coin with 0.5 per sequence);
-    ``batch_coin`` flips one coin with 0.5 for a whole batch of 64.
+    ``teacher_forcing`` is trained as professor forcing with weight 0 and a discriminator that watches
+    free-running runs with sampled words (``temperature``): the model learns exactly as with teacher forcing;
+    ``teacher_forcing_argmax_watch`` is the same model watched by a discriminator of argmax runs.
+    ``lecture_coin`` is the lecture's rule as written (batch size 1, a coin with 0.5 per sequence).
+    ``professor_argmax`` / ``professor_sampled``: professor forcing with ``adversarial_weight`` whose
+    free-running run reads the argmax / words sampled at ``temperature``.
     """
     return [
-        Regime("teacher_forcing", "ratio", 1.0),
+        Regime("teacher_forcing", "professor", temperature=temperature),
+        Regime("teacher_forcing_argmax_watch", "professor"),
         Regime("free_running", "ratio", 0.0),
         Regime("lecture_coin", "ratio", 0.5, coin="sequence"),
-        Regime("batch_coin", "ratio", 0.5, coin="batch"),
         Regime("scheduled_sampling", "scheduled", decay_k=decay_k_for_midpoint(steps / 2)),
-        Regime("professor_forcing", "professor"),
+        Regime("professor_argmax", "professor", adversarial_weight=adversarial_weight),
+        Regime("professor_sampled", "professor", adversarial_weight=adversarial_weight, temperature=temperature),
     ]

@@ -20,7 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from lecture_utils.checks import expect_tensor
-from lecture_utils.data.numerals import MAX_DIGITS, SOURCE_VOCAB, TARGET_VOCAB, make_batch, parse_number_text
+from lecture_utils.data.numerals import (
+    MAX_DIGITS,
+    SOURCE_VOCAB,
+    TARGET_VOCAB,
+    make_batch,
+    number_to_words,
+    parse_number_text,
+)
 from lecture_utils.models.feeding import choose_next_input, draw_coins
 from lecture_utils.training import eval_mode
 
@@ -31,12 +38,22 @@ PAD, SOS, EOS = TARGET_VOCAB.pad_index, TARGET_VOCAB.sos_index, TARGET_VOCAB.eos
 @dataclass
 class DecoderOutput:
     """What a decoder run returns: ``logits`` (batch, steps, vocab), ``states`` (batch, steps, hidden),
-    ``attention`` (batch, steps, src_len) and ``tokens`` (batch, steps), the words it predicted."""
+    ``attention`` (batch, steps, src_len), ``tokens`` (batch, steps), the words it predicted (argmax), and
+    ``inputs`` (batch, steps), the word each step read (``<sos>`` first)."""
 
     logits: torch.Tensor
     states: torch.Tensor
     attention: torch.Tensor
     tokens: torch.Tensor
+    inputs: torch.Tensor
+
+
+def sample_words(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """One word per row (batch,) drawn from ``softmax(logits / temperature)`` (logits (batch, vocab)), no gradient."""
+    if not temperature > 0:
+        raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
+    probs = (logits.detach() / temperature).softmax(dim=1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
 def digit_places(src_lengths: torch.Tensor, src_len: int) -> torch.Tensor:
@@ -114,32 +131,37 @@ class Seq2Seq(nn.Module):
         teacher_prob: float = 1.0,
         generator: torch.Generator | None = None,
         coin: str = "token",
+        temperature: float | None = None,
     ) -> DecoderOutput:
-        """Run the decoder for ``tgt_len`` steps; each step reads the true or the predicted previous word.
+        """Run the decoder for ``tgt_len`` steps; each step reads the true or the model's own previous word.
 
         ``coin``: the true word is chosen with ``teacher_prob`` per example and step (``"token"``), once
-        per sequence (``"sequence"``) or once per batch (``"batch"``), see :func:`draw_coins`.
+        per sequence (``"sequence"``) or once per batch (``"batch"``), see :func:`draw_coins`. The model's
+        own word is its argmax (``temperature=None``) or a word sampled from ``softmax(logits / temperature)``
+        with ``generator`` (:func:`sample_words`; at each step the sample is drawn before the step's coin).
         """
         expect_tensor(tgt, "tgt", (src.shape[0], None), f"(batch={src.shape[0]}, tgt_len)", dtype=torch.long)
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"temperature: expected None or a positive number, got {temperature!r}")
         coins = draw_coins(src.shape[0], teacher_prob, coin, generator, src.device)  # None or (batch,)
         memory, mask, h = self.encode(src, src_lengths)
         feed = h.new_zeros(h.shape)
         prev = torch.full((src.shape[0],), SOS, dtype=torch.long, device=src.device)  # (batch,)
-        logits, states, attns, tokens = [], [], [], []
+        logits, states, attns, tokens, inputs = [], [], [], [], []
         for t in range(tgt.shape[1]):
+            inputs.append(prev)
             step_logits, h, feed, attn = self.step(prev, h, feed, memory, mask)
             predicted = step_logits.argmax(dim=1)  # (batch,)
+            own = predicted if temperature is None else sample_words(step_logits, temperature, generator)
             logits.append(step_logits)
             states.append(h)
             attns.append(attn)
             tokens.append(predicted)
             if coins is None:
-                prev = choose_next_input(tgt[:, t], predicted, teacher_prob, generator)
+                prev = choose_next_input(tgt[:, t], own, teacher_prob, generator)
             else:
-                prev = torch.where(coins, tgt[:, t], predicted.detach())
-        return DecoderOutput(
-            torch.stack(logits, 1), torch.stack(states, 1), torch.stack(attns, 1), torch.stack(tokens, 1)
-        )
+                prev = torch.where(coins, tgt[:, t], own.detach())
+        return DecoderOutput(*(torch.stack(x, 1) for x in (logits, states, attns, tokens, inputs)))
 
     @torch.no_grad()
     def greedy_decode(
@@ -222,8 +244,9 @@ def translate(
 
     Bad input (empty, non-digits, leading zeros, more than 12 digits) raises a ``ValueError`` that says
     what is allowed, before anything reaches the model. With ``inject_at = j`` (0-based) the decoder reads
-    the true words before ``j``, a wrong word (the next word of the vocabulary) in place of word ``j`` and
-    then its own words (:func:`decode_after_injection`); ``j`` must be below the answer's word count.
+    the true words before ``j``, the model's own most likely wrong word in place of word ``j``
+    (:func:`plausible_errors`) and then its own words (:func:`decode_after_injection`); ``j`` must be below
+    the answer's word count.
     """
     digits = parse_number_text(text)
     device = next(model.parameters()).device
@@ -237,13 +260,10 @@ def translate(
             n_words = tgt.shape[1] - 1
             if not 0 <= inject_at < n_words:
                 raise ValueError(f"inject_at: expected a word position in [0, {n_words}), got {inject_at!r}")
-            true_word = int(tgt[0, inject_at])
-            wrong = FIRST_WORD_ID + (true_word - FIRST_WORD_ID + 1) % (model.tgt_vocab - FIRST_WORD_ID)
             positions = torch.tensor([inject_at], device=device)
+            wrong = plausible_errors(model, src, lengths, tgt, positions)
             tgt = F.pad(tgt, (0, max(0, max_len - tgt.shape[1])), value=PAD)  # room for longer outputs
-            tokens, attention = _injected_decode(
-                model, src, lengths, tgt, positions, torch.tensor([wrong], device=device)
-            )
+            tokens, attention = _injected_decode(model, src, lengths, tgt, positions, wrong)
     words = TARGET_VOCAB.decode(tokens[0])
     return words, attention[0, : len(words) + 1].cpu(), digits
 
@@ -286,6 +306,44 @@ def _injected_decode(model, src, src_lengths, tgt, positions, wrong):
 
 
 FIRST_WORD_ID = max(PAD, SOS, EOS) + 1  # ids below are <pad>, <sos>, <eos>
+N_WORDS = len(TARGET_VOCAB) - FIRST_WORD_ID  # the words an injection may use
+
+
+def draw_injections(numbers, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where to inject a wrong word and which, per number: ``(positions (n,), wrong (n,))``.
+
+    Drawn once for the whole list with ``seed``, number by number, so they depend neither on the model nor on
+    how the numbers are later cut into batches. ``positions[i]`` is a word position of number ``i`` (uniform
+    over its words), ``wrong[i]`` a word id drawn uniformly among the other :data:`N_WORDS` - 1 words.
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    words = [number_to_words(int(n)) for n in numbers]
+    n_words = torch.tensor([len(w) for w in words], device="cpu")
+    positions = (torch.rand(len(words), generator=generator, device="cpu") * n_words).long()  # j in [0, n_words)
+    true_word = torch.tensor(
+        [TARGET_VOCAB.stoi[w[j]] for w, j in zip(words, positions.tolist(), strict=True)], device="cpu"
+    )
+    offset = torch.randint(1, N_WORDS, (len(words),), generator=generator, device="cpu")  # never 0: never the true word
+    return positions, FIRST_WORD_ID + (true_word - FIRST_WORD_ID + offset) % N_WORDS
+
+
+@torch.no_grad()
+def plausible_errors(
+    model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, tgt: torch.Tensor, positions: torch.Tensor
+) -> torch.Tensor:
+    """The model's own most likely wrong word at each example's position ``j``, (batch,): the word (not
+    ``<pad>``, ``<sos>``, ``<eos>``, not the true ``tgt[j]``) with the highest logit at decoder step ``j``,
+    the decoder having read the true words before ``j`` (its second choice wherever its first is right)."""
+    expect_tensor(positions, "positions", (src.shape[0],), f"(batch={src.shape[0]},)", dtype=torch.long)
+    logits = model(src, src_lengths, tgt, teacher_prob=1.0).logits  # (batch, tgt_len, vocab)
+    rows = torch.arange(src.shape[0], device=src.device)
+    at_j = logits[rows, positions].clone()  # (batch, vocab)
+    at_j[:, :FIRST_WORD_ID] = float("-inf")
+    at_j[rows, tgt[rows, positions]] = float("-inf")
+    return at_j.argmax(dim=1)
+
+
+INJECTIONS = ("uniform", "plausible")
 
 
 @torch.no_grad()
@@ -294,46 +352,39 @@ def recovery_after_error(
 ) -> dict[str, float | torch.Tensor]:
     """Exposure bias measured directly: feed one wrong word and see whether the model gets back on track.
 
-    For each number, a position ``j`` among its words and a wrong word (not the true one) are drawn with
-    ``seed`` (the same for every model). The decoder reads the true words before ``j``, the wrong word
-    at ``j`` and then its own predictions (:func:`decode_after_injection`). ``recovered``: the share of
-    numbers whose every output after ``j`` (the remaining words and ``<eos>``) is right; ``clean``: the
-    same with the true word at ``j`` (the model's own error rate on those suffixes, for comparison);
-    ``position_recovered`` / ``position_count``: ``recovered`` and the number of cases per ``j``.
+    For each number a word position ``j`` is drawn with ``seed`` (:func:`draw_injections`, the same for every
+    model and every ``batch_size``). The decoder reads the true words before ``j``, a wrong word at ``j``
+    and then its own predictions (:func:`decode_after_injection`); it has recovered when every output after
+    ``j`` (the remaining words and ``<eos>``) is right. The wrong word is ``"uniform"`` (drawn with the
+    position: robustness to random corruption) or ``"plausible"`` (the model's own most likely wrong word,
+    :func:`plausible_errors`: an error it would make). Returns the share of recovered numbers per kind,
+    ``clean`` (the true word at ``j``: the model's own accuracy on those suffixes), and per position ``j``:
+    ``position_uniform`` / ``position_plausible`` (the shares) and ``position_count`` (the numbers).
     """
-    generator = torch.Generator(device="cpu").manual_seed(seed)  # the draws are on the CPU for every model
+    all_positions, all_uniform = draw_injections(numbers, seed)
     device = next(model.parameters()).device
-    recovered = clean = 0
-    by_position, counts = torch.zeros(0, device="cpu"), torch.zeros(0, device="cpu")
+    right: dict[str, list[bool]] = {"uniform": [], "plausible": [], "clean": []}
     with eval_mode(model):
         for i in range(0, len(numbers), batch_size):
-            batch = make_batch(numbers[i : i + batch_size])
-            n_words = (batch.tgt != PAD).sum(1) - 1  # (batch,) words before <eos>
-            positions = (
-                torch.rand(len(batch), generator=generator, device="cpu") * n_words
-            ).long()  # j in [0, n_words)
-            true_word = batch.tgt.gather(1, positions[:, None]).squeeze(1)
-            offset = torch.randint(1, model.tgt_vocab - FIRST_WORD_ID, (len(batch),), generator=generator, device="cpu")
-            wrong = FIRST_WORD_ID + (true_word - FIRST_WORD_ID + offset) % (model.tgt_vocab - FIRST_WORD_ID)
-            batch, positions, wrong = batch.to(device), positions.to(device), wrong.to(device)
-            steps = torch.arange(batch.tgt.shape[1], device=device)[None, :]  # (1, tgt_len)
-            judged = (steps > positions[:, None]) & (batch.tgt != PAD)  # (batch, tgt_len): after j, real
-            for injected, into in ((wrong, "recovered"), (None, "clean")):
+            batch = make_batch(numbers[i : i + batch_size]).to(device)
+            positions = all_positions[i : i + batch_size].to(device)
+            wrong = {
+                "uniform": all_uniform[i : i + batch_size].to(device),
+                "plausible": plausible_errors(model, batch.src, batch.src_lengths, batch.tgt, positions),
+                "clean": None,
+            }
+            targets = batch.tgt.tolist()
+            ends = (batch.tgt != PAD).sum(1).tolist()  # words + <eos> per number
+            for kind, injected in wrong.items():
                 tokens = decode_after_injection(model, batch.src, batch.src_lengths, batch.tgt, positions, injected)
-                right = ((tokens == batch.tgt) | ~judged).all(1).cpu()  # (batch,)
-                if into == "recovered":
-                    recovered += int(right.sum())
-                    width = int(n_words.max())
-                    if width > len(by_position):
-                        grow = width - len(by_position)
-                        by_position, counts = F.pad(by_position, (0, grow)), F.pad(counts, (0, grow))
-                    by_position.index_add_(0, positions.cpu(), right.float())
-                    counts.index_add_(0, positions.cpu(), torch.ones(len(batch), device="cpu"))
-                else:
-                    clean += int(right.sum())
-    return {
-        "recovered": recovered / len(numbers),
-        "clean": clean / len(numbers),
-        "position_recovered": by_position / counts.clamp(min=1),
-        "position_count": counts,
-    }
+                for out, tgt, j, end in zip(tokens.tolist(), targets, positions.tolist(), ends, strict=True):
+                    right[kind].append(out[j + 1 : end] == tgt[j + 1 : end])
+    width = int(all_positions.max()) + 1
+    counts = torch.bincount(all_positions, minlength=width).float()
+    result: dict[str, float | torch.Tensor] = {kind: sum(hits) / len(numbers) for kind, hits in right.items()}
+    for kind in INJECTIONS:
+        judged = torch.tensor(right[kind], dtype=torch.float, device="cpu")
+        hits = torch.bincount(all_positions, weights=judged, minlength=width)
+        result[f"position_{kind}"] = hits / counts.clamp(min=1)
+    result["position_count"] = counts
+    return result

@@ -13,7 +13,7 @@ import torch
 from lecture_utils.data.numerals import Batch, batches
 from lecture_utils.models.feeding import Regime
 from lecture_utils.models.professor_forcing import BehaviourDiscriminator, professor_forcing_loss
-from lecture_utils.models.seq2seq import Seq2Seq, evaluate, recovery_after_error, sequence_loss
+from lecture_utils.models.seq2seq import INJECTIONS, Seq2Seq, evaluate, recovery_after_error, sequence_loss
 from lecture_utils.repro import seed_everything
 from lecture_utils.training import History, fit, linear_decay
 
@@ -23,10 +23,7 @@ class ExperimentConfig:
     """Sizes and budget of one training run (the same for every regime).
 
     Adam with ``lr`` falling linearly to ``final_lr_fraction * lr`` at the last step, gradients clipped
-    to ``clip_norm``. Professor forcing's adversarial weight grows linearly from 0 to
-    ``adversarial_weight`` over the first half of the steps: while the free-running states are still
-    noise, a full-strength adversarial gradient swamps the cross-entropy (with the clipping) and the
-    model does not learn at all.
+    to ``clip_norm``; professor forcing's discriminator: Adam at ``lr``.
     """
 
     embed: int = 32
@@ -36,7 +33,6 @@ class ExperimentConfig:
     clip_norm: float = 1.0
     steps: int = 400
     eval_every: int = 100
-    adversarial_weight: float = 0.1
     final_lr_fraction: float = 0.1
 
     def __post_init__(self) -> None:
@@ -116,15 +112,16 @@ def train_regime(
     state = {"step": 0, "eval_seconds": 0.0}
     checkpoints: dict[int, dict[str, dict]] = {}
     disc_log: list[dict[str, float]] = []
-    top_weight = config.adversarial_weight if regime.adversarial_weight is None else regime.adversarial_weight
 
     def step_loss(batch: Batch) -> torch.Tensor:
         batch = batch.to(device)
         step, state["step"] = state["step"], state["step"] + 1
         if regime.kind == "professor":
-            weight = top_weight * min(1.0, 2 * step / config.steps)
-            entry = {"adversarial_weight": weight}
-            loss = professor_forcing_loss(model, discriminator, disc_optimizer, batch, weight, log=entry)
+            entry: dict[str, float] = {}
+            loss = professor_forcing_loss(
+                model, discriminator, disc_optimizer, batch, regime.adversarial_weight, log=entry,
+                temperature=regime.temperature, generator=generator,
+            )
             disc_log.append(entry)
             return loss
         return loss_fn(model, batch, regime.teacher_prob_at(step), regime.coin, generator)
@@ -158,18 +155,24 @@ def train_regime(
 METRICS = ("exact_match", "token_accuracy", "teacher_forced_accuracy")
 
 
-def discriminator_accuracy(run: RegimeRun, last_fraction: float = 0.1) -> float:
-    """Professor forcing: the discriminator's mean accuracy over the last ``last_fraction`` of the steps."""
+def discriminator_accuracy(run: RegimeRun, step: int | None = None, window: int = 10) -> float:
+    """Professor forcing: the discriminator's mean accuracy over the ``window`` training steps that end with
+    step ``step`` (counted from 1; ``None``: the last), each batch judged before the discriminator learns
+    from it."""
     if not run.discriminator_log:
         raise ValueError(f"run {run.regime.name!r}: expected a professor-forcing run with a discriminator log")
-    tail = run.discriminator_log[-max(1, round(last_fraction * len(run.discriminator_log))) :]
+    end = len(run.discriminator_log) if step is None else step
+    if not 1 <= end <= len(run.discriminator_log) or window < 1:
+        raise ValueError(f"step: expected 1..{len(run.discriminator_log)} and a positive window, got {step}, {window}")
+    tail = run.discriminator_log[max(0, end - window) : end]
     return sum(entry["discriminator_accuracy"] for entry in tail) / len(tail)
 
 
 def results_table(runs: list[RegimeRun]) -> list[dict[str, float | str]]:
     """One row per run and checkpoint: regime, seed, step, train_seconds, the metrics of each evaluation
-    set, and at the last checkpoint ``recovered`` / ``clean`` (:func:`recovery_after_error`) and, for
-    professor forcing, ``discriminator_accuracy`` (:func:`discriminator_accuracy`)."""
+    set, and at the last checkpoint ``recovered_uniform``, ``recovered_plausible`` and ``clean``
+    (:func:`recovery_after_error`) and, for professor forcing, ``discriminator_accuracy`` over the last 10
+    steps (:func:`discriminator_accuracy`)."""
     rows = []
     for run in runs:
         last = max(run.checkpoints)
@@ -182,7 +185,8 @@ def results_table(runs: list[RegimeRun]) -> list[dict[str, float | str]]:
                 **{f"{name}_{key}": float(results[name][key]) for name in results for key in METRICS},
             }
             if step == last and run.recovery:
-                row.update(recovered=run.recovery["recovered"], clean=run.recovery["clean"])
+                row.update({f"recovered_{kind}": run.recovery[kind] for kind in INJECTIONS})
+                row["clean"] = run.recovery["clean"]
             if step == last and run.discriminator_log:
                 row["discriminator_accuracy"] = discriminator_accuracy(run)
             rows.append(row)
