@@ -9,11 +9,13 @@ from lecture_utils.data.reservoir_tasks import mackey_glass, scale_to_unit_range
 from lecture_utils.linalg import spectral_radius
 from lecture_utils.models.esn import (
     EchoStateNetwork,
+    _unscaled_reservoir,
     fit_and_free_run,
     free_run_errors,
     memory_capacity,
     nrmse,
     ridge_readout,
+    ridge_readouts,
 )
 
 
@@ -309,23 +311,25 @@ def _sine(steps: int = 400) -> torch.Tensor:
     return 3.0 * torch.sin(torch.arange(steps, dtype=torch.float64) * 0.2)[:, None]  # (time, 1), std != 1
 
 
-def _fitted(feedback: float = 0.0) -> EchoStateNetwork:
-    esn = EchoStateNetwork(1, 40, spectral_radius=0.9, input_scaling=0.3, feedback_scaling=feedback, seed=3,
+def _fitted(feedback: float = 0.0, units: int = 40) -> EchoStateNetwork:
+    esn = EchoStateNetwork(1, units, spectral_radius=0.9, input_scaling=0.3, feedback_scaling=feedback, seed=3,
                            dtype=torch.float64)
     series = _sine()
     return esn.fit(series[:300], series[1:301], washout=50)
 
 
+@pytest.mark.parametrize("units", [40, 500])  # a dense W and a sparse one (above DENSE_UP_TO)
 @pytest.mark.parametrize("feedback", [0.0, 0.5])
-def test_free_run_errors_are_the_documented_free_runs(feedback):
-    series, esn = _sine(), _fitted(feedback)
+def test_free_run_errors_are_the_documented_free_runs(feedback, units):
+    """All runs go at once in free_run_errors; each is the loop of predict and generate, summed in another order."""
+    series, esn = _sine(), _fitted(feedback, units)
     got = free_run_errors(esn, series, [30, 200], horizon=5, warmup=30)
     for i, s in enumerate([30, 200]):
         esn.reset()
         esn.predict(series[s - 30 : s], teacher=series[s - 30 + 1 : s + 1] if feedback else None)
         free = esn.generate(5, first_input=series[s])  # (5, 1), from the true value at s
         expected = (free - series[s + 1 : s + 6]).abs().squeeze(1) / series.std()
-        np.testing.assert_allclose(got[i], expected.numpy(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(got[i], expected.numpy(), rtol=0, atol=1e-12)
 
 
 def test_free_run_errors_defaults_and_limits():
@@ -432,3 +436,79 @@ def test_memory_capacity_defaults_length_and_limits():
     for max_delay, steps in [(0, 4000), (2, 2 * (10 + 2))]:
         with pytest.raises(ValueError, match="max_delay"):
             memory_capacity(esn, max_delay=max_delay, steps=steps, washout=10)
+
+
+# ---- the pieces of notebook 05's search: several ridges from one Gram matrix, several readouts from one warm-up --
+
+
+def test_ridge_readouts_solve_each_penalty_like_least_squares():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(120, 8, generator=g, dtype=torch.float64)
+    noise = 0.3 * torch.randn(120, 1, generator=g, dtype=torch.float64)
+    y = x @ torch.randn(8, 1, generator=g, dtype=torch.float64) + noise - 2
+    ridges = [0.0, 0.7, 40.0]
+    solutions = ridge_readouts(x, y, ridges)
+    assert len(solutions) == 3
+    for ridge, (w, b) in zip(ridges, solutions, strict=True):
+        design = torch.cat([torch.cat([x, torch.ones(120, 1, dtype=torch.float64)], 1),
+                            torch.cat([ridge**0.5 * torch.eye(8, dtype=torch.float64),
+                                       torch.zeros(8, 1, dtype=torch.float64)], 1)])
+        reference = torch.linalg.lstsq(design, torch.cat([y, torch.zeros(8, 1, dtype=torch.float64)])).solution
+        torch.testing.assert_close(w, reference[:8].T, atol=1e-10, rtol=0)
+        torch.testing.assert_close(b, reference[8], atol=1e-10, rtol=0)
+    assert solutions[2][0].norm() < solutions[1][0].norm() < solutions[0][0].norm()  # a larger penalty shrinks W_out
+    for bad in ([], [1e-3, -1e-3]):
+        with pytest.raises(ValueError, match="ridge"):
+            ridge_readouts(x, y, bad)
+
+
+@pytest.mark.parametrize("feedback", [0.0, 0.5])
+def test_free_run_errors_score_several_readouts_from_the_same_warm_up(feedback):
+    series, esn = _sine(), _fitted(feedback)
+    own = (esn.w_out.clone(), esn.b_out.clone())
+    other = (0.9 * esn.w_out.double(), esn.b_out.double() + 0.01)
+    both = free_run_errors(esn, series, [40, 150, 260], horizon=6, warmup=30, readouts=[own, other])
+    assert both.shape == (2, 3, 6)
+    assert torch.equal(esn.w_out, own[0]) and torch.equal(esn.b_out, own[1])  # the network's readout is kept
+    np.testing.assert_allclose(both[0], free_run_errors(esn, series, [40, 150, 260], horizon=6, warmup=30),
+                               rtol=0, atol=1e-12)
+    esn.w_out, esn.b_out = other[0].to(esn.dtype), other[1].to(esn.dtype)
+    np.testing.assert_allclose(both[1], free_run_errors(esn, series, [40, 150, 260], horizon=6, warmup=30),
+                               rtol=0, atol=1e-12)
+    assert not np.allclose(both[0], both[1])
+
+
+def test_free_run_errors_need_a_readout():
+    series = _sine()
+    unfitted = EchoStateNetwork(1, 40, spectral_radius=0.9, input_scaling=0.3, seed=3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="not trained"):
+        free_run_errors(unfitted, series, [100], horizon=5, warmup=30)
+    with pytest.raises(ValueError, match="readouts"):
+        free_run_errors(unfitted, series, [100], horizon=5, warmup=30, readouts=[])
+    fitted = _fitted()
+    readout = (fitted.w_out, fitted.b_out)
+    got = free_run_errors(unfitted, series, [100], horizon=5, warmup=30, readouts=[readout])  # no fit needed
+    np.testing.assert_allclose(got[0], free_run_errors(fitted, series, [100], horizon=5, warmup=30), rtol=1e-12)
+    assert not unfitted.is_fitted
+
+
+def test_a_reservoir_drawn_again_reuses_its_eigenvalues(monkeypatch):
+    import lecture_utils.models.esn as esn_module
+
+    calls = []
+    real = esn_module._spectral_radius
+    monkeypatch.setattr(esn_module, "_spectral_radius", lambda w: calls.append(1) or real(w))
+    _unscaled_reservoir.cache_clear()
+    kwargs = {"input_scaling": 0.5, "bias_scaling": 0.2, "feedback_scaling": 0.0, "connectivity": 0.2,
+              "input_connectivity": 0.5, "seed": 11}
+    small = EchoStateNetwork.random_weights(1, 30, 1, spectral_radius=0.5, **kwargs)
+    large = EchoStateNetwork.random_weights(1, 30, 1, spectral_radius=1.5, **kwargs)
+    assert len(calls) == 1  # the second draw of seed 11 reused the first one's eigenvalues
+    assert spectral_radius(small[0]) == pytest.approx(0.5, abs=1e-12)
+    assert spectral_radius(large[0]) == pytest.approx(1.5, abs=1e-12)  # the cached draw was not scaled in place
+    torch.testing.assert_close(large[0], 3 * small[0], rtol=1e-15, atol=0)
+    for a, b in zip(small[1:], large[1:], strict=True):  # the input and bias weights follow W in the seed's stream
+        assert torch.equal(a, b)
+    other = EchoStateNetwork.random_weights(1, 30, 1, spectral_radius=0.5, **{**kwargs, "seed": 12})
+    assert len(calls) == 2 and not torch.equal(other[0], small[0])
+
