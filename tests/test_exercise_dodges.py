@@ -1,9 +1,11 @@
-"""The hidden tests of notebooks 01 and 02 fail for the dodges their exercises name, and pass the reference.
+"""The hidden tests of notebooks 01, 02 and 05 fail for the dodges and wrong answers their exercises name, and
+pass the reference.
 
 Each exercise's graded test cell (visible and hidden tests) is run in a fresh namespace after a replacement
 of the solution cell: the reference answer must pass; an answer that calls autograd in any form (notebook 01,
-the RNN step's backward) or a copy of the lecture's initialiser (notebook 02, `_reinitialize`'s forget-gate
-slice) must fail.
+the RNN step's backward), a copy of the lecture's initialiser (notebook 02, `_reinitialize`'s forget-gate
+slice) or a plausible wrong free run (notebook 05: shifted by one step, fed the true values, the package's
+network instead of its own loop) must fail.
 """
 
 from __future__ import annotations
@@ -30,10 +32,15 @@ def _cells(notebook: str, grade_id: str) -> tuple[str, str]:
     return by_id[grade_id], by_id[grade_id + "_tests"]
 
 
-def _grade(notebook: str, grade_id: str, answer: str | None, *, unguarded: bool = False) -> None:
+def _grade(
+    notebook: str, grade_id: str, answer: str | None, *, unguarded: bool = False, hidden_only: bool = False
+) -> None:
     """Run the test cell after the reference solution (``answer=None``) or after ``answer``; ``unguarded``
-    replaces the autograd check by a plain call (to show that the check is what a dodge fails on)."""
+    replaces the autograd check by a plain call (to show that the check is what a dodge fails on);
+    ``hidden_only`` runs the hidden tests alone (to show they catch what the visible ones catch first)."""
     solution, tests = _cells(notebook, grade_id)
+    if hidden_only:
+        tests = tests.split("### BEGIN HIDDEN TESTS", 1)[1]
     namespace: dict = {}
     exec(compile(PRELUDE, "<prelude>", "exec"), namespace)
     if unguarded:
@@ -102,3 +109,57 @@ def test_keras_init_tests_pass_the_reference():
 def test_keras_init_tests_reject_a_copy_of_the_lectures_initialiser():
     with pytest.raises(GradingError, match="total bias of gate"):
         _grade("02_bidirectional_regressor.ipynb", "nb02_keras_init", LECTURE_COPY)
+
+
+FREE_RUN = """
+def free_run(w, w_in, b, leak, w_out, b_out, series, start, warmup, steps):
+    x = torch.zeros(w.shape[0], dtype=w.dtype)
+    for u in series[WARM]:
+        x = (1 - leak) * x + leak * torch.tanh(w @ x + w_in @ u + b)
+    outputs = []
+    for k in range(steps):
+        y = w_out @ x + b_out
+        outputs.append(y)
+        x = (1 - leak) * x + leak * torch.tanh(w @ x + w_in @ FED + b)
+    return torch.stack(outputs)
+"""
+WRONG_FREE_RUNS = {  # what each gets wrong, and a phrase of the test message it must fail on
+    "warm-up one step short": (FREE_RUN.replace("WARM", "start - warmup : start").replace("FED", "y"),
+                               "no one-step shift"),
+    "warm-up one step too far": (FREE_RUN.replace("WARM", "start - warmup + 1 : start + 2").replace("FED", "y"),
+                                 "reads series\\[start - warmup\\]"),
+    "fed the true values": (FREE_RUN.replace("WARM", "start - warmup : start + 1")
+                            .replace("FED", "series[start + 1 + k]"), "never reads the true values"),
+    "no leak": (FREE_RUN.replace("WARM", "start - warmup : start + 1").replace("FED", "y")
+                .replace("(1 - leak) * x + leak * ", ""), "leaky"),
+    "the package's network": ("""
+from lecture_utils.models.esn import EchoStateNetwork
+
+
+def free_run(w, w_in, b, leak, w_out, b_out, series, start, warmup, steps):
+    units = w.shape[0]
+    net = EchoStateNetwork(1, units, leak_rate=leak, dtype=w.dtype,
+                           weights=(w, w_in, b, torch.zeros(units, 1, dtype=w.dtype)))
+    net.w_out, net.b_out = w_out, b_out
+    net.run(series[start - warmup : start])
+    return net.generate(steps, first_input=series[start])
+""", "its own loop"),
+}
+
+
+def test_free_run_tests_pass_the_reference():
+    _grade("05_echo_state_networks.ipynb", "nb05_free_run", None)
+
+
+def test_free_run_tests_pass_the_template_answer():
+    _grade("05_echo_state_networks.ipynb", "nb05_free_run",
+           FREE_RUN.replace("WARM", "start - warmup : start + 1").replace("FED", "y"))
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_FREE_RUNS))
+def test_free_run_tests_reject_plausible_wrong_answers(wrong: str):
+    answer, message = WRONG_FREE_RUNS[wrong]
+    with pytest.raises(AssertionError):
+        _grade("05_echo_state_networks.ipynb", "nb05_free_run", answer)
+    with pytest.raises(AssertionError, match=message):  # the hidden tests alone name the mistake
+        _grade("05_echo_state_networks.ipynb", "nb05_free_run", answer, hidden_only=True)
