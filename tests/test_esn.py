@@ -512,3 +512,15 @@ def test_a_reservoir_drawn_again_reuses_its_eigenvalues(monkeypatch):
     other = EchoStateNetwork.random_weights(1, 30, 1, spectral_radius=0.5, **{**kwargs, "seed": 12})
     assert len(calls) == 2 and not torch.equal(other[0], small[0])
 
+
+
+def test_free_run_errors_of_a_float32_network_are_measured_against_the_float64_series():
+    """A constant readout predicts exactly 0.5 at every step: the errors are |0.5 - series| / std in float64,
+    not against the series rounded to the network's float32."""
+    series = _sine() + 1e-3 / 3  # values that float32 cannot hold exactly
+    esn = EchoStateNetwork(1, 40, spectral_radius=0.9, input_scaling=0.3, seed=3, dtype=torch.float32)
+    constant = (torch.zeros(1, 40), torch.tensor([0.5]))
+    got = free_run_errors(esn, series, [100, 250], horizon=7, warmup=30, readouts=[constant])[0]
+    for i, s in enumerate([100, 250]):
+        expected = (0.5 - series[s + 1 : s + 8, 0]).abs() / series.std()
+        np.testing.assert_allclose(got[i], expected.numpy(), rtol=0, atol=1e-15)

@@ -481,7 +481,7 @@ def free_run_errors(
     scale = float(series.double().std())
     first = torch.as_tensor(starts)[:, None]  # (starts, 1)
     warm_inputs = values[first + torch.arange(-warmup, 0)]  # (starts, warmup): series[s - warmup], ..., series[s - 1]
-    truth = values[first + torch.arange(1, horizon + 1)].double()  # (starts, horizon): series[s + 1], ...
+    truth = series.double()[:, 0][first + torch.arange(1, horizon + 1)]  # (starts, horizon): series[s + 1], ...
 
     def step(x: torch.Tensor, u: torch.Tensor, y_prev: torch.Tensor) -> torch.Tensor:
         """One leaky update of the rows of x (runs, units) for inputs u and fed-back outputs y_prev (runs,)."""
