@@ -3,8 +3,8 @@
 - :func:`truncated_bptt`: train on a long stream in chunks of ``k`` steps, carrying the hidden state
   forward but detaching it between chunks (truncated backpropagation through time);
 - :func:`gradient_norms_through_time`: ``||dL/dh_t||`` for every step ``t`` of a recurrent layer;
-- :func:`hessian_vector_product` and :func:`top_hessian_eigenvalue`: curvature by double backprop;
-- :func:`gradient_norm_regulariser`: the regulariser of Pascanu, Mikolov & Bengio (2013) for a tanh RNN.
+- :func:`hessian_vector_product`: curvature by double backprop (the optimisers that use it, and the
+  Hessian's extreme eigenvalues, are in ``lecture_utils.second_order``).
 
 Clipping by norm is ``lecture_utils.fit(..., clip_norm=...)`` (``torch.nn.utils.clip_grad_norm_``); the
 spectral radius of a recurrent matrix is ``lecture_utils.linalg.spectral_radius``.
@@ -119,48 +119,3 @@ def hessian_vector_product(
     grads = torch.autograd.grad(loss_fn(), params, create_graph=True)
     dot = sum((g * v).sum() for g, v in zip(grads, vector, strict=True))
     return [h.detach() for h in torch.autograd.grad(dot, params)]
-
-
-def top_hessian_eigenvalue(
-    loss_fn: Callable[[], torch.Tensor],
-    params: Sequence[torch.Tensor],
-    *,
-    iterations: int = 30,
-    seed: int = 0,
-) -> float:
-    """The largest-magnitude Hessian eigenvalue by power iteration on :func:`hessian_vector_product`.
-
-    Gradient descent with a learning rate above ``2 / lambda_max`` diverges along that direction.
-    """
-    if iterations < 1:
-        raise ValueError(f"iterations: expected a positive int, got {iterations!r}")
-    params = list(params)
-    g = torch.Generator().manual_seed(seed)
-    v = [torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for p in params]  # CPU draw: same on any device
-    eigenvalue = 0.0
-    for _ in range(iterations):
-        norm = torch.sqrt(sum((u * u).sum() for u in v))
-        v = [u / norm for u in v]
-        hv = hessian_vector_product(loss_fn, params, v)
-        eigenvalue = sum((a * b).sum() for a, b in zip(v, hv, strict=True)).item()  # Rayleigh quotient
-        v = hv
-    return eigenvalue
-
-
-def gradient_norm_regulariser(h: torch.Tensor, grad_h: torch.Tensor, weight_hh: torch.Tensor) -> torch.Tensor:
-    """Pascanu et al. (2013), eq. 9: ``mean_t (||g_{t+1} dh_{t+1}/dh_t|| / ||g_{t+1}|| - 1)^2``, tanh RNN.
-
-    ``h`` ``(batch, time, hidden)`` are the states ``h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)`` (in the
-    graph); ``grad_h`` the same shape, ``dL/dh_t`` treated as constants (detached); for a tanh RNN
-    ``g dh_{t+1}/dh_t = (g * (1 - h_{t+1}^2)) W_hh``. The penalty pushes the error signal to keep its
-    norm from one step to the one before, against vanishing gradients.
-    """
-    expect_tensor(h, "h", (None, None, weight_hh.shape[0]), f"(batch, time, hidden={weight_hh.shape[0]})")
-    expect_tensor(grad_h, "grad_h", tuple(h.shape), f"{tuple(h.shape)} like h")
-    g_next = grad_h[:, 1:].detach()  # (batch, time - 1, hidden)
-    back = (g_next * (1 - h[:, 1:] ** 2)) @ weight_hh  # (batch, time - 1, hidden): the signal one step back
-    ratio = back.norm(dim=-1) / g_next.norm(dim=-1).clamp_min(1e-12)
-    keep = g_next.norm(dim=-1) > 1e-12  # steps the error signal has reached at all
-    if not keep.any():
-        return h.new_zeros(())
-    return ((ratio - 1) ** 2)[keep].mean()

@@ -24,7 +24,6 @@ CPU_BY_DESIGN = {
     "data/ventilator.simulate_breaths": DATA,
     "data/ventilator.split_breaths": DATA,
     "data/ventilator.subset": DATA,
-    "gradients.top_hessian_eigenvalue": "the start vector is drawn by a CPU generator, then moved to each parameter",
     "second_order.hessian_extreme_eigenvalues": "the Lanczos basis is kept on the CPU in float64; each vector is moved "
     "to the graph's device for its product",
     "models/esn._signs": "the echo-state network runs on the CPU in float64 by design",

@@ -1,4 +1,4 @@
-"""Truncated BPTT, gradient-norm probes, Hessian-vector products, Pascanu's regulariser."""
+"""Truncated BPTT, gradient-norm probes, Hessian-vector products."""
 
 import math
 
@@ -8,10 +8,8 @@ from torch import nn
 
 from lecture_utils.gradients import (
     detach_state,
-    gradient_norm_regulariser,
     gradient_norms_through_time,
     hessian_vector_product,
-    top_hessian_eigenvalue,
     truncated_bptt,
 )
 from lecture_utils.models.long_memory import StackedRecurrent
@@ -167,39 +165,14 @@ def test_hessian_vector_product_matches_finite_differences():
     assert torch.allclose(hv, finite, atol=1e-7, rtol=1e-5)
 
 
-def test_hessian_of_a_quadratic_and_its_top_eigenvalue():
+def test_hessian_of_a_quadratic():
     a = torch.tensor([[3.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
     theta = torch.randn(2, dtype=torch.float64, requires_grad=True)
     loss_fn = lambda: 0.5 * theta @ a @ theta  # Hessian = a
     v = torch.tensor([1.0, -2.0], dtype=torch.float64)
     assert torch.allclose(hessian_vector_product(loss_fn, [theta], [v])[0], a @ v)
-    assert top_hessian_eigenvalue(loss_fn, [theta], iterations=100) == pytest.approx(
-        torch.linalg.eigvalsh(a).max().item(), rel=1e-6)
     with pytest.raises(ValueError, match="vector"):
         hessian_vector_product(loss_fn, [theta], [torch.ones(3)])
-    with pytest.raises(ValueError, match="iterations"):
-        top_hessian_eigenvalue(loss_fn, [theta], iterations=0)
-
-
-def test_gradient_norm_regulariser():
-    torch.manual_seed(0)
-    hidden = 4
-    w = torch.randn(hidden, hidden)
-    h = torch.tanh(torch.randn(2, 5, hidden))
-    g = torch.randn(2, 5, hidden)
-    omega = gradient_norm_regulariser(h, g, w)
-    back = (g[:, 1:] * (1 - h[:, 1:] ** 2)) @ w
-    expected = ((back.norm(dim=-1) / g[:, 1:].norm(dim=-1) - 1) ** 2).mean()
-    assert torch.allclose(omega, expected)
-    # an orthogonal W with states at 0 (tanh' = 1) preserves every norm: no penalty
-    q, _ = torch.linalg.qr(torch.randn(hidden, hidden))
-    assert gradient_norm_regulariser(torch.zeros(2, 5, hidden), g, q).item() == pytest.approx(0.0, abs=1e-10)
-    # the penalty is differentiable in W (it is meant to be minimised)
-    w.requires_grad_(True)
-    gradient_norm_regulariser(h, g, w).backward()
-    assert w.grad is not None and w.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="grad_h"):
-        gradient_norm_regulariser(h, g[:, :3], w)
 
 
 def test_gradient_plots_and_radius_slider():
