@@ -158,6 +158,19 @@ def _assign(params: Sequence[torch.Tensor], x: torch.Tensor) -> None:
             offset += p.numel()
 
 
+def flat_hvp(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor]) -> Hvp:
+    """``v -> H v`` for flat vectors ``v``, ``H`` the Hessian of ``loss_fn()`` at the current ``params``: the
+    gradient's graph is built once (one forward and backward pass) and reused by every product."""
+    params = list(params)
+    with torch.enable_grad():
+        graph = _flat(torch.autograd.grad(loss_fn(), params, create_graph=True))
+
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        return _flat(torch.autograd.grad(graph.dot(v), params, retain_graph=True)).detach()
+
+    return hvp
+
+
 def descend(
     loss_fn: Callable[[], torch.Tensor],
     params: Sequence[torch.Tensor],
@@ -194,15 +207,14 @@ def descend(
         hvp = None
         if direction.uses_hessian:
             _assign(params, x)
-            with torch.enable_grad():
-                graph = _flat(torch.autograd.grad(loss_fn(), params, create_graph=True))
+            product = flat_hvp(loss_fn, params)
             run.evaluations += 1
 
-            def hvp(v: torch.Tensor, graph: torch.Tensor = graph) -> torch.Tensor:
+            def hvp(v: torch.Tensor, product: Hvp = product) -> torch.Tensor:
                 if run.evaluations + hv_cost + 1 > budget:  # leave room for one line-search evaluation
                     raise BudgetSpent
                 run.evaluations += hv_cost
-                return _flat(torch.autograd.grad(graph.dot(v), params, retain_graph=True)).detach()
+                return product(v)
 
         try:
             d, t = direction(g, hvp)
@@ -237,19 +249,15 @@ def hessian_extreme_eigenvalues(
     if not 1 <= iterations:
         raise ValueError(f"iterations: expected a positive int, got {iterations!r}")
     iterations = min(iterations, n)
-    with torch.enable_grad():
-        graph = _flat(torch.autograd.grad(loss_fn(), params, create_graph=True))
-
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        product = torch.autograd.grad(graph.dot(v.to(graph.dtype)), params, retain_graph=True)
-        return _flat(product).detach().double()
+    product = flat_hvp(loss_fn, params)
+    dtype, device = params[0].dtype, params[0].device
 
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(n, generator=g, dtype=torch.float64)  # a CPU draw: the same start on any device
     basis = [q / q.norm()]
     alphas, betas = [], []
     for i in range(iterations):
-        w = hvp(basis[i].to(graph.device)).cpu()
+        w = product(basis[i].to(device, dtype)).double().cpu()
         alphas.append(w.dot(basis[i]))
         stacked = torch.stack(basis)  # (i + 1, n)
         w = w - stacked.T @ (stacked @ w)  # full re-orthogonalisation
@@ -270,8 +278,5 @@ def hessian_extreme_eigenvalues(
 
 def curvature_along(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], d: torch.Tensor) -> float:
     """``d^T H d / |d|^2``: the Hessian's curvature along the flat direction ``d`` at the current ``params``."""
-    params = list(params)
-    with torch.enable_grad():
-        graph = _flat(torch.autograd.grad(loss_fn(), params, create_graph=True))
-        hd = _flat(torch.autograd.grad(graph.dot(d), params))
+    hd = flat_hvp(loss_fn, params)(d)
     return (d.dot(hd) / d.dot(d)).item()
